@@ -1,0 +1,3 @@
+from expctl.cli import main
+
+main()

@@ -1,0 +1,68 @@
+"""The typer app, the global options and the helpers every command module uses.
+
+Keep expensive imports out of this module and the command modules' top level: sqlmodel,
+SQLAlchemy, GitPython, pydantic, torch and tensorboard are imported inside command bodies.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+app = typer.Typer(
+    name="expctl",
+    help="Experiment orchestration for deep-learning research: runs, jobs, metrics, leaderboards.",
+    rich_markup_mode=None,  # plain click help: fast, and no rich import for --help
+    pretty_exceptions_enable=False,
+    no_args_is_help=True,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+_state: dict[str, Optional[str]] = {"workspace": None}
+
+
+def _version(value: bool) -> None:
+    if value:
+        from expctl import __version__
+
+        typer.echo(f"expctl {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _global(
+    workspace: Optional[Path] = typer.Option(
+        None, "--workspace", "-C", help="Workspace folder (default: EXPCTL_WORKSPACE, or the "
+        "nearest folder upwards with expctl.yaml).", show_default=False,
+    ),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                 help="Print the version and exit."),
+) -> None:
+    """expctl: new -> launch -> gather -> validate -> record -> leaderboard -> commit."""
+    _state["workspace"] = str(workspace) if workspace else None
+
+
+def get_workspace():
+    """The workspace this command acts on."""
+    from expctl.workspace import find_workspace
+
+    return find_workspace(_state["workspace"])
+
+
+def explicit_workspace() -> Optional[str]:
+    return _state["workspace"] or os.environ.get("EXPCTL_WORKSPACE")
+
+
+FORMAT_HELP = "Output format: table (rich on a terminal, aligned text when piped), json or csv."
+
+
+def check_format(fmt: str, allowed: tuple[str, ...]) -> str:
+    from expctl.errors import BadInputError
+
+    if fmt not in allowed:
+        raise BadInputError(f"Unknown format `{fmt}`.", hint=f"use one of {', '.join(allowed)}")
+    return fmt

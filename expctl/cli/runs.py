@@ -1,0 +1,70 @@
+"""Commands that create things: init, new, recipes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from expctl.cli.app import app, get_workspace
+
+
+@app.command()
+def init(
+    directory: Path = typer.Argument(Path("."), help="Folder to make a workspace (default: here)."),
+) -> None:
+    """Make a folder an expctl workspace: expctl.yaml, recipes/, runs/, .gitignore entries."""
+    from expctl import console
+    from expctl.workspace import init_workspace
+
+    ws, created = init_workspace(directory)
+    for item in created:
+        console.info(f"created {item}")
+    console.success(f"workspace ready at {ws.root}" if created else f"{ws.root} is already a workspace")
+
+
+@app.command()
+def new(
+    run_id: str = typer.Argument(..., help="Run id, e.g. 3scale_sizeaware_100k: {recipe}_{steps} "
+                                 "picks the recipe by longest prefix and sets its steps."),
+    recipe: Optional[str] = typer.Option(None, "--recipe", "-r", help="Recipe to use (default: from the run id)."),
+    sets: List[str] = typer.Option([], "--set", "-s", help="Override key.path=value (repeatable); "
+                                   "+key.path=value adds a new key."),
+    hypothesis: Optional[str] = typer.Option(None, "--hypothesis", help="What this run tests (goes into experiment_hypothesis.md)."),
+) -> None:
+    """Create a run folder with its resolved config and git/environment snapshot, register it,
+    and make it the current run."""
+    from expctl import console
+    from expctl.registry import index_runs
+    from expctl.runs import create_run
+
+    ws = get_workspace()
+    run = create_run(ws, run_id, recipe, sets, hypothesis)
+    ws.set_current_run(run.id)
+    index_runs(ws, [run.id])
+    git = run.info.git
+    state = (f"git {git.sha[:10]}{' (dirty)' if git.dirty else ''}" if git.available and git.sha
+             else "git: no commit yet" if git.available else f"no git ({git.reason})")
+    console.success(f"created run {run.id} (recipe {run.info.recipe}, "
+                    f"{run.info.steps if run.info.steps is not None else '?'} steps, {state})")
+    console.out(str(run.path))
+
+
+@app.command("recipes")
+def recipes_cmd(
+    fmt: str = typer.Option("table", "--format", "-f", help="table, json or csv."),
+) -> None:
+    """List the workspace's recipes with their descriptions."""
+    from expctl import console
+    from expctl.cli.app import check_format
+    from expctl.recipes import list_recipes
+
+    check_format(fmt, console.TABLE_FORMATS)
+    ws = get_workspace()
+    rows = list_recipes(ws)
+    if not rows:
+        console.warn(f"no recipes in {ws.recipes_dir}")
+    console.table(["recipe", "description"], rows, fmt)
+
+

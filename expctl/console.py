@@ -1,0 +1,245 @@
+"""The only module that prints. Data goes to stdout, messages to stderr.
+
+On a terminal tables are drawn with rich; when piped (or asked with `--format`) they are plain
+text, CSV, JSON, Markdown or LaTeX. rich is imported only when something is drawn with it, and
+every rich console is built with markup off so a user's `[text]` is never read as formatting.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+TABLE_FORMATS = ("table", "json", "csv")
+
+
+@dataclass(frozen=True)
+class Cell:
+    """A table cell with a style used on a terminal (e.g. "green", "bold red")."""
+
+    text: str
+    style: str = ""
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def stdout_is_terminal() -> bool:
+    return sys.stdout.isatty()
+
+
+def _use_color(stream) -> bool:
+    return stream.isatty() and "NO_COLOR" not in os.environ
+
+
+def _rich_console(stderr: bool = False):
+    from rich.console import Console
+
+    return Console(stderr=stderr, markup=False, highlight=False, emoji=False)
+
+
+# --- messages (stderr) ---------------------------------------------------------------------
+
+
+def message(text: str, style: str = "") -> None:
+    """A line for the user on stderr."""
+    if style and _use_color(sys.stderr):
+        _rich_console(stderr=True).print(text, style=style, soft_wrap=True)
+    else:
+        print(text, file=sys.stderr, flush=True)
+
+
+def info(text: str) -> None:
+    message(text)
+
+
+def success(text: str) -> None:
+    message(text, "green")
+
+
+def warn(text: str) -> None:
+    message(f"warning: {text}", "yellow")
+
+
+def error(text: str, hint: str | None = None) -> None:
+    message(f"error: {text}", "bold red")
+    if hint:
+        message(f"hint: {hint}", "dim")
+
+
+# --- data (stdout) -------------------------------------------------------------------------
+
+
+def out(text: str = "") -> None:
+    """A line of data on stdout."""
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+def print_json(data: Any) -> None:
+    out(json.dumps(data, indent=2, default=str))
+
+
+def table(
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    fmt: str = "table",
+    title: str | None = None,
+    right_align: Sequence[str] = (),
+) -> None:
+    """Render rows in `fmt`: table (rich on a terminal, aligned text when piped), csv, json,
+    md or latex. Cells may be Cell objects; None prints as an empty cell."""
+    texts = [[_text(c) for c in row] for row in rows]
+    if fmt == "json":
+        print_json([dict(zip(columns, r, strict=False)) for r in texts])
+    elif fmt == "csv":
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(columns)
+        writer.writerows(texts)
+        sys.stdout.write(buf.getvalue())
+    elif fmt == "md":
+        out("| " + " | ".join(columns) + " |")
+        out("|" + "|".join("---:" if c in right_align else "---" for c in columns) + "|")
+        for r in texts:
+            out("| " + " | ".join(t.replace("|", "\\|") for t in r) + " |")
+    elif fmt == "latex":
+        _latex(columns, texts, right_align)
+    elif stdout_is_terminal():
+        _rich_table(columns, rows, title, right_align)
+    else:
+        _plain_table(columns, texts, right_align)
+
+
+def _text(cell: Any) -> str:
+    if cell is None:
+        return ""
+    if isinstance(cell, float):
+        return f"{cell:.6g}"
+    return str(cell)
+
+
+def _plain_table(columns: Sequence[str], rows: list[list[str]], right_align: Sequence[str]) -> None:
+    widths = [len(c) for c in columns]
+    for r in rows:
+        widths = [max(w, len(t)) for w, t in zip(widths, r, strict=False)]
+
+    def line(cells: Sequence[str]) -> str:
+        parts = [
+            t.rjust(w) if col in right_align else t.ljust(w)
+            for t, w, col in zip(cells, widths, columns, strict=False)
+        ]
+        return "  ".join(parts).rstrip()
+
+    out(line(columns))
+    for r in rows:
+        out(line(r))
+
+
+def _rich_table(columns, rows, title, right_align) -> None:
+    from rich.table import Table
+
+    tbl = Table(title=title, show_lines=False, header_style="bold")
+    for c in columns:
+        tbl.add_column(c, justify="right" if c in right_align else "left", overflow="fold")
+    from rich.text import Text
+
+    for row in rows:
+        cells = []
+        for c in row:
+            style = c.style if isinstance(c, Cell) else ""
+            cells.append(Text(_text(c), style=style))
+        tbl.add_row(*cells)
+    _rich_console().print(tbl)
+
+
+def _latex(columns: Sequence[str], rows: list[list[str]], right_align: Sequence[str]) -> None:
+    def esc(s: str) -> str:
+        for a, b in (("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("$", r"\$"),
+                     ("#", r"\#"), ("_", r"\_"), ("{", r"\{"), ("}", r"\}")):
+            s = s.replace(a, b)
+        return s
+
+    spec = "".join("r" if c in right_align else "l" for c in columns)
+    out(r"\begin{tabular}{" + spec + "}")
+    out(r"\toprule")
+    out(" & ".join(esc(c) for c in columns) + r" \\")
+    out(r"\midrule")
+    for r in rows:
+        out(" & ".join(esc(t) for t in r) + r" \\")
+    out(r"\bottomrule")
+    out(r"\end{tabular}")
+
+
+def key_values(pairs: Sequence[tuple[str, Any]], title: str | None = None) -> None:
+    """A two-column block of `key: value` lines (for `show`)."""
+    if title:
+        out(title)
+    width = max((len(k) for k, _ in pairs), default=0)
+    for k, v in pairs:
+        out(f"  {k.ljust(width)}  {_text(v)}")
+
+
+# --- progress ------------------------------------------------------------------------------
+
+
+class PlainProgress:
+    """Progress as plain lines on stderr, for logs and pipes."""
+
+    def __init__(self, description: str, total: float | None):
+        self.description, self.total, self._last = description, total, ""
+
+    def update(self, completed: float | None = None, status: str = "") -> None:
+        done = "?" if completed is None else f"{completed:g}"
+        total = "?" if not self.total else f"{self.total:g}"
+        line = f"{self.description}: {done}/{total} {status}".rstrip()
+        if line != self._last:
+            print(line, file=sys.stderr, flush=True)
+            self._last = line
+
+
+class RichProgress:
+    def __init__(self, progress, task, total):
+        self._progress, self._task, self.total = progress, task, total
+
+    def update(self, completed: float | None = None, status: str = "") -> None:
+        kwargs: dict[str, Any] = {"status": status}
+        if completed is not None:
+            kwargs["completed"] = completed
+        self._progress.update(self._task, total=self.total or None, **kwargs)
+
+
+@contextmanager
+def progress(description: str, total: float | None) -> Iterator[PlainProgress | RichProgress]:
+    """A progress bar on a terminal (stderr), plain lines otherwise."""
+    if not sys.stderr.isatty():
+        yield PlainProgress(description, total)
+        return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[status]}"),
+    )
+    with Progress(*columns, console=_rich_console(stderr=True), transient=False) as bar:
+        task = bar.add_task(description, total=total or None, status="")
+        yield RichProgress(bar, task, total)

@@ -1,0 +1,59 @@
+"""Errors raised by expctl's phases and the exit codes the CLI maps them to.
+
+Exit codes (documented in README.md):
+    0  success
+    1  error: something went wrong doing what was asked (a file, a subprocess, git)
+    2  bad input: an invalid id, recipe, override, metric name or option value
+    3  not found: no such run, recipe, workspace or artifact
+    4  conflict: the run already exists, is already running, or has nothing to do
+    5  registry: registry.db is corrupt, foreign or from a newer expctl (try `expctl reindex`)
+    6  missing tool: screen, tmux, git or Slurm is not installed
+    130 interrupted (Ctrl-C)
+`expctl wait` and `expctl cycle` exit with the run's own exit code when the run failed.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    ERROR = 1
+    BAD_INPUT = 2
+    NOT_FOUND = 3
+    CONFLICT = 4
+    REGISTRY = 5
+    MISSING_TOOL = 6
+    INTERRUPTED = 130
+
+
+class ExpctlError(Exception):
+    """A failure the user can act on: one line of message, an optional hint."""
+
+    exit_code: ExitCode = ExitCode.ERROR
+
+    def __init__(self, message: str, hint: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+class BadInputError(ExpctlError):
+    exit_code = ExitCode.BAD_INPUT
+
+
+class NotFoundError(ExpctlError):
+    exit_code = ExitCode.NOT_FOUND
+
+
+class ConflictError(ExpctlError):
+    exit_code = ExitCode.CONFLICT
+
+
+class RegistryError(ExpctlError):
+    exit_code = ExitCode.REGISTRY
+
+
+class MissingToolError(ExpctlError):
+    exit_code = ExitCode.MISSING_TOOL

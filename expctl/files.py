@@ -1,0 +1,90 @@
+"""Reading and writing the plain files of a workspace: YAML and JSON, validated and atomic."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, TypeVar
+
+from expctl.errors import BadInputError, NotFoundError
+
+T = TypeVar("T")
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Replace `path` with `text` so that readers see the old or the new file, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: Path, data: Any) -> None:
+    write_text_atomic(path, json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
+
+
+def write_yaml(path: Path, data: Any) -> None:
+    import yaml
+
+    write_text_atomic(path, yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
+
+
+def read_yaml(path: Path) -> Any:
+    """Parse a YAML file; a syntax error names the file and line."""
+    import yaml
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise NotFoundError(f"File `{path}` does not exist.") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise BadInputError(f"{where}: YAML syntax error: {problem}") from None
+
+
+def read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise NotFoundError(f"File `{path}` does not exist.") from None
+    except ValueError as exc:
+        raise BadInputError(f"{path}: invalid JSON: {exc}") from None
+
+
+def validate(model: type[T], data: Any, source: str) -> T:
+    """Build a pydantic model, turning validation errors into one `source: key: message` line."""
+    from pydantic import ValidationError
+
+    try:
+        return model.model_validate(data if data is not None else {})
+    except ValidationError as exc:
+        raise BadInputError(f"{source}: {describe_validation_error(exc)}") from None
+
+
+def describe_validation_error(exc: Any) -> str:
+    """The first problem of a pydantic ValidationError as `key.path: message`."""
+    parts = []
+    for err in exc.errors()[:3]:
+        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+        parts.append(f"{where}: {msg}")
+    more = len(exc.errors()) - 3
+    return "; ".join(parts) + (f" (and {more} more)" if more > 0 else "")
+
+
+def load_model(path: Path, model: type[T]) -> T:
+    """Read a YAML file into a pydantic model, with file-and-key error messages."""
+    return validate(model, read_yaml(path), str(path))

@@ -1,0 +1,211 @@
+"""The workspace: a folder with `expctl.yaml`, `recipes/`, `runs/` and the registry.
+
+Commands find it by walking up from the current directory; `--workspace/-C DIR` and the
+`EXPCTL_WORKSPACE` environment variable override the search.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from expctl.errors import BadInputError, NotFoundError
+
+SETTINGS_FILE = "expctl.yaml"
+STATE_DIR = ".expctl"  # machine-local state (current run); git-ignored
+LAUNCHERS = ("local", "screen", "tmux", "slurm")
+
+DEFAULT_SETTINGS_TEXT = """\
+# expctl workspace settings. Every key is optional.
+
+# How `expctl launch` runs jobs when no --screen/--tmux/--local/--slurm flag is given.
+launcher: screen
+
+# The run every other run is compared against (leaderboard deltas, commit messages).
+baseline: null
+
+leaderboard:
+  metric: null        # default metric to rank by, e.g. small_map
+  columns: []         # extra columns: metric names or params (e.g. fpn.in_stages)
+
+# Whether higher or lower is better, per metric; `scale: 100` shows fractions as percent.
+# Names ending in loss, error, rmse, mae, gap or time default to lower-is-better.
+metrics:
+  map: {direction: higher}
+  small_map: {direction: higher}
+
+# Where the run index lives: a SQLAlchemy URL. Default: sqlite:///<workspace>/registry.db
+registry: null
+"""
+
+
+def _model_base():
+    from pydantic import BaseModel, ConfigDict
+
+    class Strict(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+
+    return Strict
+
+
+def _settings_models():
+    """Built lazily: pydantic is not imported on the CLI's start-up path."""
+    from pydantic import Field
+
+    Strict = _model_base()
+
+    class MetricSetting(Strict):
+        direction: Literal["higher", "lower"] = "higher"
+        scale: float = 1.0  # multiply for display, e.g. 100 to show fractions as percent
+        label: str | None = None
+
+    class LeaderboardSetting(Strict):
+        metric: str | None = None
+        columns: list[str] = Field(default_factory=list)
+
+    class Settings(Strict):
+        launcher: Literal["local", "screen", "tmux", "slurm"] = "screen"
+        baseline: str | None = None
+        leaderboard: LeaderboardSetting = Field(default_factory=LeaderboardSetting)
+        metrics: dict[str, MetricSetting] = Field(default_factory=dict)
+        registry: str | None = None
+        slurm: dict[str, Any] = Field(default_factory=dict)  # defaults for sbatch, see launchers
+
+    return Settings, MetricSetting
+
+
+LOWER_IS_BETTER_SUFFIXES = ("loss", "error", "err", "rmse", "mae", "mse", "gap", "time", "latency")
+
+
+@dataclass
+class Workspace:
+    """A workspace root and its settings."""
+
+    root: Path
+    _settings: Any = field(default=None, repr=False)
+
+    @property
+    def runs_dir(self) -> Path:
+        return self.root / "runs"
+
+    @property
+    def recipes_dir(self) -> Path:
+        return self.root / "recipes"
+
+    @property
+    def state_dir(self) -> Path:
+        return self.root / STATE_DIR
+
+    @property
+    def settings_path(self) -> Path:
+        return self.root / SETTINGS_FILE
+
+    @property
+    def settings(self):
+        """expctl.yaml, validated (unknown keys rejected)."""
+        if self._settings is None:
+            from expctl.files import read_yaml, validate
+
+            Settings, _ = _settings_models()
+            data = read_yaml(self.settings_path) if self.settings_path.exists() else {}
+            self._settings = validate(Settings, data, str(self.settings_path))
+        return self._settings
+
+    @property
+    def registry_url(self) -> str:
+        url = os.environ.get("EXPCTL_REGISTRY_URL") or self.settings.registry
+        return url or f"sqlite:///{self.root / 'registry.db'}"
+
+    def direction(self, metric: str) -> str:
+        """'higher' or 'lower' is better for `metric`: settings first, then its name."""
+        spec = self.settings.metrics.get(metric)
+        if spec is not None:
+            return spec.direction
+        return "lower" if metric.lower().endswith(LOWER_IS_BETTER_SUFFIXES) else "higher"
+
+    def scale(self, metric: str) -> float:
+        spec = self.settings.metrics.get(metric)
+        return spec.scale if spec is not None else 1.0
+
+    def run_dir(self, run_id: str) -> Path:
+        return self.runs_dir / run_id
+
+    # --- the current run: the one later commands act on when no id is given ---
+
+    def current_run(self) -> str | None:
+        try:
+            value = (self.state_dir / "current").read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            return None
+        return value or None
+
+    def set_current_run(self, run_id: str) -> None:
+        from expctl.files import write_text_atomic
+
+        write_text_atomic(self.state_dir / "current", run_id + "\n")
+
+
+def find_workspace(explicit: str | Path | None = None) -> Workspace:
+    """The workspace for this command: `-C DIR`, then EXPCTL_WORKSPACE, then walk up."""
+    chosen = explicit or os.environ.get("EXPCTL_WORKSPACE")
+    if chosen:
+        root = Path(chosen).expanduser().resolve()
+        if not (root / SETTINGS_FILE).is_file():
+            raise NotFoundError(
+                f"`{root}` is not an expctl workspace (no {SETTINGS_FILE}).",
+                hint=f"run `expctl init` in {root}",
+            )
+        return Workspace(root)
+    here = Path.cwd().resolve()
+    for folder in (here, *here.parents):
+        if (folder / SETTINGS_FILE).is_file():
+            return Workspace(folder)
+    raise NotFoundError(
+        f"No expctl workspace here: no {SETTINGS_FILE} in `{here}` or its parents.",
+        hint="run `expctl init` to make this folder a workspace, or pass -C DIR",
+    )
+
+
+GITIGNORE_ENTRIES = (
+    "registry.db",
+    "registry.db-*",
+    ".expctl/",
+    "*.ckpt",
+    "*.pt",
+    "*.pth",
+    "*.safetensors",
+)
+
+
+def init_workspace(root: Path) -> tuple[Workspace, list[str]]:
+    """Make `root` a workspace; returns it and the list of things created."""
+    root = root.resolve()
+    if not root.is_dir():
+        raise NotFoundError(f"Directory `{root}` does not exist.")
+    created: list[str] = []
+    settings = root / SETTINGS_FILE
+    if not settings.exists():
+        settings.write_text(DEFAULT_SETTINGS_TEXT, encoding="utf-8")
+        created.append(SETTINGS_FILE)
+    for name in ("recipes", "runs", STATE_DIR):
+        if not (root / name).is_dir():
+            (root / name).mkdir()
+            created.append(name + "/")
+    gitignore = root / ".gitignore"
+    existing = gitignore.read_text(encoding="utf-8").splitlines() if gitignore.exists() else []
+    missing = [e for e in GITIGNORE_ENTRIES if e not in existing]
+    if missing:
+        prefix = "\n" if existing and existing[-1].strip() else ""
+        header = "# expctl: the index and checkpoints stay local; run folders' text is committed\n"
+        with gitignore.open("a", encoding="utf-8") as f:
+            f.write(prefix + header + "\n".join(missing) + "\n")
+        created.append(".gitignore entries: " + ", ".join(missing))
+    return Workspace(root), created
+
+
+def check_known_launcher(name: str) -> str:
+    if name not in LAUNCHERS:
+        raise BadInputError(f"Unknown launcher `{name}`.", hint=f"use one of {', '.join(LAUNCHERS)}")
+    return name
