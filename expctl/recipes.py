@@ -184,6 +184,8 @@ def list_recipes(ws: Workspace) -> list[tuple[str, str]]:
 # --- overrides -------------------------------------------------------------------------------
 
 _TOP_LEVEL = set(Recipe.model_fields) | {"validate"}
+# Sections whose keys --set may address directly (launch.num_processes, +launch.env.X).
+_SECTIONS = {"launch", "validate", "validation", "artifacts", "metrics", "criteria", "slurm"}
 
 
 def apply_override(raw: dict, text: str) -> None:
@@ -198,12 +200,16 @@ def apply_override(raw: dict, text: str) -> None:
     key = check_key(key.lstrip("+"), "override key")
     value = _parse_scalar(value_text)
     params = raw.setdefault("params", {})
+    head = key.split(".")[0]
+    if key.startswith("params."):
+        key = key[7:]
     if has_path(params, key):
         target, path = params, key
-    elif key.split(".")[0] in _TOP_LEVEL and key.split(".")[0] != "params":
+    elif head in _SECTIONS or (head in _TOP_LEVEL and not adding and head != "params"):
         target, path = raw, key
-    elif key.startswith("params.") and has_path(params, key[7:]):
-        target, path = params, key[7:]
+        if adding:
+            set_path(raw, key, value)  # e.g. +launch.env.NCCL_DEBUG=INFO
+            return
     elif adding:
         set_path(params, key, value)
         return

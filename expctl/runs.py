@@ -207,7 +207,7 @@ def create_run(
 def hypothesis_text(run_id: str, recipe: Any, info: RunInfo) -> str:
     """The documentation template a researcher fills in (USERS.md's standard)."""
     criteria = "\n".join(f"- {k} {v}" for k, v in recipe.criteria.items()) or "- (none in the recipe)"
-    changes = "\n".join(f"- `{o}`" for o in info.overrides) or "- none (recipe defaults)"
+    changes = "\n".join(f"  - `{o}`" for o in info.overrides) or "  - none (recipe defaults)"
     git = (
         f"{info.git.sha[:12] if info.git.sha else '(no commit)'} on {info.git.branch or 'detached HEAD'}"
         + (", with uncommitted changes (git.patch)" if info.git.dirty else "")

@@ -1,0 +1,109 @@
+"""Workspace discovery and the run folder made by create_run."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from expctl.errors import BadInputError, ConflictError, NotFoundError
+from expctl.runs import SUBDIRS, create_run, load_run, resolve_run_id
+from expctl.workspace import find_workspace, init_workspace
+
+RECIPE = (
+    "description: base\ncommand: python train.py {overrides}\nsteps_param: max_steps\n"
+    "params: {max_steps: 10, lr: 0.1}\ncriteria: {acc: '>= 0.5'}\n"
+)
+
+
+def git(cwd: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True,
+                          text=True).stdout
+
+
+@pytest.fixture()
+def repo(tmp_path: Path, monkeypatch):
+    monkeypatch.delenv("EXPCTL_WORKSPACE", raising=False)
+    for key, value in {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@x",
+                       "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@x"}.items():
+        monkeypatch.setenv(key, value)
+    git(tmp_path, "init", "-q", "-b", "main")
+    ws, _ = init_workspace(tmp_path)
+    (tmp_path / "recipes" / "base.yaml").write_text(RECIPE)
+    (tmp_path / "train.py").write_text("print('v1')\n")
+    git(tmp_path, "add", "-A")
+    git(tmp_path, "commit", "-qm", "init")
+    return ws
+
+
+def test_init_is_idempotent_and_ignores_db_and_checkpoints(tmp_path):
+    _, created = init_workspace(tmp_path)
+    assert "expctl.yaml" in created
+    _, again = init_workspace(tmp_path)
+    assert again == []
+    ignore = (tmp_path / ".gitignore").read_text().splitlines()
+    assert "registry.db" in ignore and "*.ckpt" in ignore and "runs/" not in ignore
+
+
+def test_find_workspace_walks_up_and_honours_overrides(repo, tmp_path, monkeypatch):
+    deep = tmp_path / "a" / "b"
+    deep.mkdir(parents=True)
+    monkeypatch.chdir(deep)
+    assert find_workspace().root == tmp_path.resolve()
+    other = tmp_path / "other"
+    other.mkdir()
+    with pytest.raises(NotFoundError, match="not an expctl workspace"):
+        find_workspace(other)
+    monkeypatch.setenv("EXPCTL_WORKSPACE", str(other))
+    with pytest.raises(NotFoundError):
+        find_workspace()
+
+
+def test_create_run_writes_the_folder_contract(repo):
+    (repo.root / "train.py").write_text("print('v2')\n")  # unstaged change
+    (repo.root / "notes.txt").write_text("new\n")  # untracked
+    run = create_run(repo, "base_2k", overrides=["lr=0.5"], hypothesis="more steps help")
+    path = repo.runs_dir / "base_2k"
+    for sub in SUBDIRS:
+        assert (path / sub).is_dir()
+    config = yaml.safe_load((path / "config.yaml").read_text())
+    assert config["params"] == {"max_steps": 2000, "lr": 0.5}
+    info = load_run(repo, "base_2k").info
+    assert info.recipe == "base" and info.steps == 2000
+    assert info.git.available and info.git.dirty and info.git.branch == "main"
+    assert info.git.sha == git(repo.root, "rev-parse", "HEAD").strip()
+    assert "+print('v2')" in (path / "git.patch").read_text()
+    assert (path / "untracked.txt").read_text().split() == ["notes.txt"]
+    assert "python:" in (path / "environment.txt").read_text()
+    hypothesis = (path / "experiment_hypothesis.md").read_text()
+    assert "more steps help" in hypothesis and "acc >= 0.5" in hypothesis
+    assert run.status() == "created"
+
+
+def test_create_run_refuses_duplicates_and_leaves_no_temp(repo):
+    create_run(repo, "base")
+    with pytest.raises(ConflictError):
+        create_run(repo, "base")
+    with pytest.raises(BadInputError):
+        create_run(repo, "base_1k", overrides=["nope=1"])
+    assert sorted(p.name for p in repo.runs_dir.iterdir()) == ["base"]
+
+
+def test_create_run_outside_git(tmp_path, monkeypatch):
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
+    ws, _ = init_workspace(tmp_path)
+    (tmp_path / "recipes" / "base.yaml").write_text(RECIPE)
+    run = create_run(ws, "base")
+    assert run.info.git.available is False
+    assert run.info.git.reason == "not a git repository"
+    assert "no git" in (run.path / "experiment_hypothesis.md").read_text()
+
+
+def test_current_run(repo):
+    with pytest.raises(BadInputError, match="no current run"):
+        resolve_run_id(repo, None)
+    repo.set_current_run("base")
+    assert resolve_run_id(repo, None) == "base"
+    assert resolve_run_id(repo, "x") == "x"
