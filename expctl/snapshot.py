@@ -47,11 +47,13 @@ def git_snapshot(folder: Path, exclude: tuple[Path, ...] = ()) -> GitSnapshot:
         branch = repo.active_branch.name
     except TypeError:
         branch = None  # detached HEAD
-    if sha:
-        patch = repo.git.diff("HEAD", "--binary")
-    else:
-        patch = repo.git.diff("--cached", "--binary") + repo.git.diff("--binary")
+    # Run folders and expctl's own state are not code: edits there must not mark runs dirty.
     skipped = [str(p.resolve().relative_to(root)) + "/" for p in exclude if _inside(p, root)]
+    pathspec = ["--", ".", *(f":(exclude){s}" for s in skipped)]
+    if sha:
+        patch = repo.git.diff("HEAD", "--binary", *pathspec)
+    else:
+        patch = repo.git.diff("--cached", "--binary", *pathspec) + repo.git.diff("--binary", *pathspec)
     untracked = [u for u in repo.untracked_files if not u.startswith(tuple(skipped))]
     dirty = bool(patch.strip())
     return GitSnapshot(True, sha, branch, dirty, patch, untracked, str(root))

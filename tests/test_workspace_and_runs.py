@@ -107,3 +107,28 @@ def test_current_run(repo):
     repo.set_current_run("base")
     assert resolve_run_id(repo, None) == "base"
     assert resolve_run_id(repo, "x") == "x"
+
+
+def test_edits_inside_runs_do_not_make_the_next_run_dirty(repo):
+    first = create_run(repo, "base")
+    git(repo.root, "add", "-A")
+    git(repo.root, "commit", "-qm", "run folder")
+    (first.path / "notes.md").write_text("edited after the commit\n")
+    (first.path / "config.yaml").write_text("changed: true\n")
+    second = create_run(repo, "base_1k")
+    assert second.info.git.dirty is False
+    assert not (second.path / "git.patch").exists()
+
+
+def test_init_honours_dash_c(tmp_path):
+    import os
+    import sys
+
+    target = tmp_path / "elsewhere"
+    target.mkdir()
+    exe = Path(sys.executable).with_name("expctl")
+    env = {k: v for k, v in os.environ.items() if k != "EXPCTL_WORKSPACE"}
+    subprocess.run([str(exe), "-C", str(target), "init"], cwd=tmp_path, check=True, env=env,
+                   capture_output=True)
+    assert (target / "expctl.yaml").is_file()
+    assert not (tmp_path / "expctl.yaml").exists()

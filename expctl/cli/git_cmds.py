@@ -1,5 +1,109 @@
-"""Commands: git_cmds (see module docstring of expctl.cli.app for import rules)."""
+"""Commands that use git: commit, compare.
+
+Import rules: see expctl.cli.app (implementation modules are imported inside the bodies)."""
 
 from __future__ import annotations
 
-from expctl.cli.app import app  # noqa: F401
+from pathlib import Path
+
+import typer
+
+from expctl.cli.app import app, check_format, get_workspace
+
+
+@app.command("commit")
+def commit_cmd(
+    run_id: str | None = typer.Argument(None, help="Run id (default: the current run)."),
+    findings: str | None = typer.Option(None, "--findings", help="Key findings for the "
+                                           "message."),
+    template: Path | None = typer.Option(None, "--template", help="Message template file "
+                                            "($id, $model, $primary_value, ...).",
+                                            show_default=False),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show the message and files; change "
+                                 "nothing."),
+    max_size: float = typer.Option(5.0, "--max-size", help="Largest file committed, in MB; "
+                                   "bigger ones are git-ignored in the run folder."),
+) -> None:
+    """Commit a recorded run's text, JSON, YAML and PNG files (never checkpoints) with a
+    templated message; anything else you have staged stays staged."""
+    from expctl import console
+    from expctl.commit import commit_run
+    from expctl.errors import BadInputError, NotFoundError
+    from expctl.runs import load_run, resolve_run_id
+
+    ws = get_workspace()
+    run = load_run(ws, resolve_run_id(ws, run_id))
+    if max_size <= 0:
+        raise BadInputError(f"--max-size must be positive, got `{max_size}`.")
+    text = None
+    if template is not None:
+        try:
+            text = template.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise NotFoundError(f"Cannot read template `{template}`: {exc.strerror}.") from None
+    plan = commit_run(ws, run, findings, text, int(max_size * 1024 * 1024), dry_run)
+    for note in plan.notes:
+        console.warn(note)
+    if plan.excluded:
+        console.info(f"kept out of git (in {plan.ignore_file}): {', '.join(plan.excluded)}")
+    if dry_run:
+        console.info(f"would commit {len(plan.changed)} changed file(s) in {plan.repo}:")
+        for path in plan.changed:
+            console.out(f"  {path}")
+        console.out("")
+        console.out(plan.message.rstrip("\n"))
+        return
+    console.success(f"committed {plan.sha[:10] if plan.sha else '?'}: "
+                    f"{len(plan.changed)} file(s) of run {run.id}")
+    console.out(plan.message.splitlines()[0])
+
+
+@app.command("compare")
+def compare_cmd(
+    a: str = typer.Argument(..., help="First run (A)."),
+    b: str = typer.Argument(..., help="Second run (B); changes are B - A."),
+    fmt: str = typer.Option("table", "--format", "-f", help="table or json."),
+) -> None:
+    """Two runs side by side: the config keys that differ, the metrics with their difference
+    (green where B is better), and `git diff --stat` between their commits."""
+    from expctl import console
+    from expctl.compare import compare_runs
+    from expctl.console import Cell
+
+    check_format(fmt, ("table", "json"))
+    result = compare_runs(get_workspace(), a, b)
+    if fmt == "json":
+        console.print_json(result.as_dict())
+        return
+    if result.config:
+        console.table(["config key", result.a, result.b],
+                      [[d.key, _short(d.a), _short(d.b)] for d in result.config],
+                      title="config differences")
+    else:
+        console.out("config: identical")
+    console.out("")
+    rows = []
+    for m in result.metrics:
+        colour = {True: "green", False: "red", None: ""}[m.b_better]
+        change = Cell(m.style.show_delta(m.delta) if m.delta is not None else "", colour)
+        rows.append([m.style.title, m.style.show(m.a) if m.a is not None else "",
+                     m.style.show(m.b) if m.b is not None else "", change])
+    if rows:
+        console.table(["metric", result.a, result.b, "change"], rows, title="metrics",
+                      right_align=(result.a, result.b, "change"))
+    else:
+        console.out("metrics: none recorded")
+    console.out("")
+    if result.git_stat:
+        console.out("git diff --stat:")
+        console.out(result.git_stat)
+    if result.git_note:
+        console.out(f"git: {result.git_note}")
+
+
+def _short(value) -> str:
+    """A config value on one line."""
+    import json
+
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    return text if len(text) <= 80 else text[:77] + "..."

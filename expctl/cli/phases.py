@@ -1,5 +1,177 @@
-"""Commands: phases (see module docstring of expctl.cli.app for import rules)."""
+"""Commands for the phases after training: gather, validate, cycle.
+
+Import rules: see expctl.cli.app (implementation modules are imported inside the bodies)."""
 
 from __future__ import annotations
 
-from expctl.cli.app import app  # noqa: F401
+import typer
+
+from expctl.cli.app import app, check_format, get_workspace
+
+RUN_HELP = "Run id (default: the current run)."
+
+
+def launcher_flag(screen: bool, tmux: bool, local: bool) -> str | None:
+    """The one launcher chosen by --screen/--tmux/--local, or None."""
+    from expctl.errors import BadInputError
+
+    chosen = [n for n, on in (("screen", screen), ("tmux", tmux), ("local", local)) if on]
+    if len(chosen) > 1:
+        raise BadInputError(f"Choose one of --screen, --tmux, --local (got {', '.join(chosen)}).")
+    return chosen[0] if chosen else None
+
+
+def show_gathered(result, fmt: str = "table") -> None:
+    """The table of what was gathered from where, and warnings for optional misses."""
+    from expctl import console
+
+    rows = [[g.artifact, g.action, g.source, g.dest] for g in result.gathered]
+    if rows or fmt != "table":
+        console.table(["artifact", "action", "from", "to"], rows, fmt,
+                      title=f"gathered ({result.phase} phase)")
+    for miss in result.missing:
+        if not miss.required:
+            console.warn(f"artifact `{miss.artifact}` matched nothing from this run's "
+                         f"{result.phase} phase (tried {', '.join(miss.patterns)})")
+    if not rows and not result.missing:
+        console.info(f"no artifacts declared for the {result.phase} phase")
+
+
+def show_recorded(ws, result) -> None:
+    """Metrics with their change against the baseline (coloured by direction), criteria."""
+    from expctl import console
+    from expctl.console import Cell
+    from expctl.metrics.context import run_recipe
+    from expctl.metrics.specs import metric_style
+    from expctl.runs import load_run
+
+    for warning in result.warnings:
+        console.warn(warning)
+    recipe = run_recipe(load_run(ws, result.run_id))
+    rows = []
+    for name, value in result.metrics.items():
+        style = metric_style(ws, recipe, name)
+        delta = result.deltas.get(name)
+        change = Cell("")
+        if delta is not None:
+            better = style.better(delta.delta)
+            colour = {True: "green", False: "red", None: ""}[better]
+            change = Cell(style.show_delta(delta.delta), colour)
+        rows.append([style.title, style.show(value), change])
+    title = f"vs baseline {result.baseline}" if result.deltas else "change"
+    console.table(["metric", "value", title], rows, right_align=("value", title))
+    for verdict in result.verdicts:
+        colour = {True: "green", False: "red", None: "yellow"}[verdict.passed]
+        console.message(f"criterion {verdict.criterion.metric} {verdict.criterion.text}: "
+                        f"{verdict.word}", colour)
+
+
+@app.command("gather")
+def gather_cmd(
+    run_id: str | None = typer.Argument(None, help=RUN_HELP),
+    move: bool = typer.Option(False, "--move", help="Move files instead of linking/copying."),
+    phase: str = typer.Option("train", "--phase", help="Whose artifacts: train or validate."),
+    fmt: str = typer.Option("table", "--format", "-f", help="table, json or csv."),
+) -> None:
+    """Bring the artifacts the recipe declares (checkpoint, confusion matrices, logs) into the
+    run folder: only files written during this run's phase; the checkpoint becomes
+    checkpoints/final_model.ckpt."""
+    from expctl import console
+    from expctl.gather import gather
+    from expctl.runs import load_run, resolve_run_id
+
+    check_format(fmt, console.TABLE_FORMATS)
+    ws = get_workspace()
+    run = load_run(ws, resolve_run_id(ws, run_id))
+    result = gather(ws, run, phase, move=move)
+    show_gathered(result, fmt)
+    result.check()
+
+
+@app.command("validate")
+def validate_cmd(
+    run_id: str | None = typer.Argument(None, help=RUN_HELP),
+    screen: bool = typer.Option(False, "--screen", help="Run it detached in a screen session."),
+    tmux: bool = typer.Option(False, "--tmux", help="Run it detached in a tmux session."),
+    local: bool = typer.Option(False, "--local", help="Run it as a background process."),
+) -> None:
+    """Run the recipe's validation command on the gathered checkpoint (in the foreground unless
+    a launcher is given), log its output and exit code, then gather and record."""
+    from expctl import console
+    from expctl.runs import load_run, resolve_run_id
+
+    ws = get_workspace()
+    run = load_run(ws, resolve_run_id(ws, run_id))
+    chosen = launcher_flag(screen, tmux, local)
+    if chosen:
+        from expctl.validate import VALIDATION_LOG, start_detached
+
+        session = start_detached(ws, run, chosen)
+        where = f"in {chosen} session {session}" if session else "as a background process"
+        console.success(f"validating {run.id} {where}; output in {run.path / VALIDATION_LOG}")
+        return
+    from expctl.gather import gather
+    from expctl.record import record_run
+    from expctl.validate import JobFailedError, run_validation
+
+    outcome = run_validation(ws, run, echo=console.passthrough)
+    if outcome.exit_code != 0:
+        raise JobFailedError(f"Validation of `{run.id}` failed (exit code {outcome.exit_code}).",
+                             outcome.exit_code, hint=f"see {outcome.log}")
+    console.success(f"validation finished; output in {outcome.log}")
+    gathered = gather(ws, run, "validate")
+    show_gathered(gathered)
+    gathered.check()
+    show_recorded(ws, record_run(ws, run))
+
+
+@app.command("cycle")
+def cycle_cmd(
+    run_id: str = typer.Argument(..., help="Run id (created if it does not exist)."),
+    screen: bool = typer.Option(False, "--screen", help="Train (or, with --detach, cycle) in "
+                                "a screen session."),
+    tmux: bool = typer.Option(False, "--tmux", help="Train (or cycle) in a tmux session."),
+    local: bool = typer.Option(False, "--local", help="Train (or cycle) as a background "
+                               "process."),
+    commit: bool = typer.Option(False, "--commit", help="Commit the run's files at the end."),
+    findings: str | None = typer.Option(None, "--findings", help="Key findings for the "
+                                           "commit message."),
+    detach: bool = typer.Option(False, "--detach", help="Run the whole cycle in a session, so "
+                                "you can log out."),
+    recipe: str | None = typer.Option(None, "--recipe", "-r", help="Recipe for a new run."),
+    sets: list[str] = typer.Option([], "--set", "-s", help="Override key.path=value for a new "
+                                   "run (repeatable)."),
+    hypothesis: str | None = typer.Option(None, "--hypothesis", help="What the run tests."),
+) -> None:
+    """new -> launch -> wait -> gather -> validate -> record [-> commit], unattended. Run it
+    again after a failure or interruption: it continues with the first unfinished phase."""
+    from expctl import console
+    from expctl.cycle import CycleOptions, run_cycle, start_detached
+
+    ws = get_workspace()
+    chosen = launcher_flag(screen, tmux, local)
+    options = CycleOptions(chosen, commit, findings, recipe, list(sets), hypothesis)
+
+    def report(event) -> None:
+        style = {"done": "green", "failed": "bold red", "skipped": "dim"}.get(event.state, "")
+        console.message(event.text(), style)
+
+    if detach:
+        where = chosen or ws.settings.launcher
+        run, session = start_detached(ws, run_id, options, where, report)
+        if session:
+            from expctl.launchers import get_launcher
+
+            attach = " ".join(get_launcher(where).attach_argv(session))
+            console.info(f"attach with: {attach}")
+        console.info(f"progress: {run.path / 'training_logs' / 'cycle.log'}")
+        return
+    result = run_cycle(ws, run_id, options, report, echo=console.passthrough)
+    record = result.outcomes.get("record")
+    if record is not None:
+        show_recorded(ws, record)
+    elif result.metrics:
+        console.table(["metric", "value"], sorted(result.metrics.items()))
+    if result.commit_sha:
+        console.success(f"committed {result.commit_sha[:10]}")
+    console.success(f"cycle of {result.run_id} complete")

@@ -12,13 +12,17 @@ from expctl.cli.app import app, get_workspace
 
 @app.command()
 def init(
-    directory: Path = typer.Argument(Path("."), help="Folder to make a workspace (default: here)."),
+    directory: Optional[Path] = typer.Argument(
+        None, help="Folder to make a workspace (default: the -C folder, else here).",
+        show_default=False,
+    ),
 ) -> None:
     """Make a folder an expctl workspace: expctl.yaml, recipes/, runs/, .gitignore entries."""
     from expctl import console
+    from expctl.cli.app import explicit_workspace
     from expctl.workspace import init_workspace
 
-    ws, created = init_workspace(directory)
+    ws, created = init_workspace(directory or Path(explicit_workspace() or "."))
     for item in created:
         console.info(f"created {item}")
     console.success(f"workspace ready at {ws.root}" if created else f"{ws.root} is already a workspace")

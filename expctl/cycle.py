@@ -1,0 +1,321 @@
+"""Cycle: new, launch, wait, gather, validate, record and (optionally) commit, unattended.
+
+What is already done is read from the run folder, never from a separate state file:
+
+    new       run.yaml exists
+    launch    launch.json exists (the job is running or has ended): never launched twice
+    wait      the job is no longer running; a failed or killed job stops the cycle
+    gather    idempotent (its manifest), so it simply runs again
+    validate  validation.json says exit code 0, after the training ended
+    record    experiment_results.json was written after that validation
+    commit    only with --commit; "nothing to commit" means it was done
+
+Running it again after a failure or an interruption therefore continues where it stopped.
+Every phase's progress is also appended to training_logs/cycle.log, which is what a detached
+cycle leaves behind for the user.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from expctl.errors import ConflictError, ExpctlError
+from expctl.runs import Run, load_run, now_iso
+from expctl.validate import Echo, JobFailedError
+from expctl.workspace import Workspace
+
+CYCLE_LOG = "training_logs/cycle.log"
+PHASES = ("new", "launch", "wait", "gather", "validate", "record", "commit")
+
+
+@dataclass
+class CycleOptions:
+    launcher: str | None = None  # for the training job; default: recipe, then settings
+    commit: bool = False
+    findings: str | None = None
+    recipe: str | None = None  # for `new`, when the run does not exist yet
+    sets: list[str] = field(default_factory=list)
+    hypothesis: str | None = None
+
+
+@dataclass
+class PhaseEvent:
+    """A line of progress: phase, what happened (start, done, skipped) and details."""
+
+    phase: str
+    state: str
+    detail: str = ""
+
+    def text(self) -> str:
+        return f"{self.phase}: {self.state}" + (f" ({self.detail})" if self.detail else "")
+
+
+Report = Callable[[PhaseEvent], None]
+
+
+@dataclass
+class CycleResult:
+    run_id: str
+    metrics: dict[str, float] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    commit_sha: str | None = None
+    outcomes: dict[str, Any] = field(default_factory=dict)  # each phase's returned value
+
+
+class _Progress:
+    """Sends events to the caller and appends them to the run's cycle.log."""
+
+    def __init__(self, report: Report):
+        self.report = report
+        self.run: Run | None = None
+
+    def __call__(self, phase: str, state: str, detail: str = "") -> None:
+        event = PhaseEvent(phase, state, detail)
+        self._append(event)
+        self.report(event)
+
+    def log_only(self, phase: str, state: str, detail: str = "") -> None:
+        """An event for cycle.log only (the caller shows errors its own way)."""
+        self._append(PhaseEvent(phase, state, detail))
+
+    def _append(self, event: PhaseEvent) -> None:
+        if self.run is None:
+            return
+        log = self.run.path / CYCLE_LOG
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with open(log, "a", encoding="utf-8") as f:
+            f.write(f"{now_iso()} {event.text()}\n")
+
+
+def run_cycle(ws: Workspace, run_id: str, options: CycleOptions, report: Report,
+              echo: Echo | None = None) -> CycleResult:
+    """Take the run through every unfinished phase; see the module docstring."""
+    progress = _Progress(report)
+    run = _new(ws, run_id, options, progress)
+    progress.run = run
+    result = CycleResult(run.id)
+    try:
+        _check_recipe(run)
+        _launch(ws, run, options, progress)
+        _wait(run, progress)
+        _gather(ws, run, "train", progress, result)
+        validated = _validate(ws, run, progress, echo)
+        _record(ws, run, validated, progress, result)
+        if options.commit:
+            _commit(ws, run, options, progress, result)
+    except ExpctlError as exc:
+        progress.log_only("cycle", "failed", exc.message)  # for whoever reads cycle.log later
+        raise
+    except KeyboardInterrupt:
+        progress.log_only("cycle", "interrupted", "run it again to continue")
+        raise
+    progress.log_only("cycle", "done")
+    return result
+
+
+def _new(ws: Workspace, run_id: str, options: CycleOptions, progress: _Progress) -> Run:
+    from expctl.runs import RUN_FILE, create_run
+
+    if (ws.run_dir(run_id) / RUN_FILE).is_file():
+        run = load_run(ws, run_id)
+        if options.sets and list(options.sets) != run.info.overrides:
+            raise ConflictError(
+                f"Run `{run_id}` already exists with other overrides "
+                f"({' '.join(run.info.overrides) or 'none'}).",
+                hint="drop --set to continue it, or use a new run id",
+            )
+        if options.recipe and options.recipe != run.info.recipe:
+            raise ConflictError(f"Run `{run_id}` already exists with recipe "
+                                f"`{run.info.recipe}`, not `{options.recipe}`.")
+        progress("new", "skipped", "run exists")
+        return run
+    progress("new", "start")
+    run = create_run(ws, run_id, options.recipe, options.sets, options.hypothesis)
+    ws.set_current_run(run.id)
+    from expctl.registry import index_runs
+
+    index_runs(ws, [run.id])
+    progress.run = run
+    progress("new", "done", f"recipe {run.info.recipe}")
+    return run
+
+
+def _check_recipe(run: Run) -> None:
+    """Fail before hours of training on what would fail after it: criteria and validation."""
+    from expctl.errors import BadInputError
+    from expctl.metrics.context import run_recipe
+    from expctl.metrics.criteria import parse_criteria
+
+    recipe = run_recipe(run)
+    parse_criteria(recipe.criteria)
+    if recipe.validation is None and not recipe.metrics.sources:
+        raise BadInputError(f"Recipe `{run.info.recipe}` has neither `validate:` nor metric "
+                            "sources: a cycle could not record anything.")
+
+
+def _launch(ws: Workspace, run: Run, options: CycleOptions, progress: _Progress) -> None:
+    from expctl.launchers.status import derive_status
+
+    state = derive_status(run, tail_bytes=0).state
+    if state != "created":
+        progress("launch", "skipped", f"already launched, {state}")
+        return
+    from expctl.launchers.launch import plan_launch, start
+
+    plan = plan_launch(ws, run.id, options.launcher)
+    progress("launch", "start", plan.launcher)
+    launched = start(ws, plan)
+    where = f"session {launched.session}" if launched.session else "background process"
+    progress("launch", "done", f"{plan.launcher}, {where}")
+
+
+def _wait(run: Run, progress: _Progress) -> None:
+    from expctl.launchers.control import LOST_EXIT_CODE, exit_code_for, wait_for
+    from expctl.launchers.status import derive_status
+
+    status = derive_status(run, tail_bytes=0)
+    if status.state == "running":
+        progress("wait", "start", "training is running")
+        status, _ = wait_for(run)
+    code = exit_code_for(status)
+    if status.state == "finished":
+        progress("wait", "done", "training finished")
+        return
+    progress("wait", "failed", f"training {status.state}, exit code {code}")
+    if code == LOST_EXIT_CODE:
+        raise ExpctlError(f"The training of run `{run.id}` was lost (its supervisor is gone "
+                          "without an exit record).",
+                          hint=f"continue it with `expctl launch {run.id} --resume`")
+    raise JobFailedError(f"The training of run `{run.id}` {status.state} (exit code {code}).",
+                         code, hint=f"see its log: `expctl logs {run.id}`")
+
+
+def _gather(ws: Workspace, run: Run, phase: str, progress: _Progress,
+            result: CycleResult) -> None:
+    from expctl.gather import gather
+
+    progress(f"gather {phase}", "start")
+    gathered = gather(ws, run, phase)
+    gathered.check()
+    result.outcomes[f"gather_{phase}"] = gathered
+    new = sum(1 for g in gathered.gathered if g.action not in ("unchanged", "in place"))
+    progress(f"gather {phase}", "done", f"{len(gathered.gathered)} file(s), {new} new")
+
+
+def _validate(ws: Workspace, run: Run, progress: _Progress, echo: Echo | None) -> bool:
+    """Run validation unless it already succeeded after this training; True if it ran now."""
+    from expctl.metrics.context import run_recipe
+    from expctl.validate import read_validation_record, run_validation, validation_state
+
+    if run_recipe(run).validation is None:
+        progress("validate", "skipped", "recipe has no validate section")
+        return False
+    state = validation_state(run)
+    if state == "running":
+        raise ConflictError(f"Run `{run.id}` is being validated by another command.",
+                            hint="wait for it, then run the cycle again")
+    if state == "finished" and _after_training(run, read_validation_record(run) or {}):
+        progress("validate", "skipped", "already validated")
+        return False
+    progress("validate", "start")
+    outcome = run_validation(ws, run, echo)
+    if outcome.exit_code != 0:
+        progress("validate", "failed", f"exit code {outcome.exit_code}")
+        raise JobFailedError(f"Validation of run `{run.id}` failed (exit code "
+                             f"{outcome.exit_code}).", outcome.exit_code,
+                             hint=f"see {outcome.log}")
+    progress("validate", "done", "exit code 0")
+    return True
+
+
+def _after_training(run: Run, record: dict[str, Any]) -> bool:
+    from expctl.launchers.status import derive_status
+    from expctl.windows import timestamp
+
+    ended = timestamp(derive_status(run, tail_bytes=0).ended)
+    started = timestamp(record.get("started"))
+    return ended is not None and started is not None and started[0] >= ended[0]
+
+
+def _record(ws: Workspace, run: Run, validated: bool, progress: _Progress,
+            result: CycleResult) -> None:
+    from expctl.metrics.context import run_recipe
+    from expctl.record import record_run
+
+    if not validated and _recorded_after_validation(run):
+        progress("record", "skipped", "already recorded")
+        result.metrics = run.metrics()
+        return
+    if run_recipe(run).validation is not None:
+        _gather(ws, run, "validate", progress, result)
+    progress("record", "start")
+    recorded = record_run(ws, run)
+    result.metrics, result.warnings = recorded.metrics, recorded.warnings
+    result.outcomes["record"] = recorded
+    progress("record", "done", f"{len(recorded.metrics)} metric(s)")
+
+
+def _recorded_after_validation(run: Run) -> bool:
+    from expctl.validate import read_validation_record
+    from expctl.windows import timestamp
+
+    results = run.results()
+    if results is None or not results.recorded:
+        return False
+    record = read_validation_record(run)
+    if record is None:
+        return True  # no validation phase: recorded once is enough
+    recorded, ended = timestamp(results.recorded), timestamp(record.get("ended"))
+    return recorded is not None and ended is not None and recorded[0] + recorded[1] >= ended[0]
+
+
+def _commit(ws: Workspace, run: Run, options: CycleOptions, progress: _Progress,
+            result: CycleResult) -> None:
+    from expctl.commit import commit_run
+
+    progress("commit", "start")
+    try:
+        plan = commit_run(ws, load_run(ws, run.id), options.findings)
+    except ConflictError as exc:
+        if "Nothing to commit" not in exc.message:
+            raise
+        progress("commit", "skipped", "nothing new to commit")
+        return
+    result.commit_sha = plan.sha
+    progress("commit", "done", f"{(plan.sha or '')[:10]}, {len(plan.changed)} file(s)")
+
+
+# --- detached: the whole cycle in a session -------------------------------------------------
+
+
+def detached_argv(ws: Workspace, run_id: str, options: CycleOptions) -> list[str]:
+    """The cycle as a command for a session; its training runs as a local background job."""
+    argv = [sys.executable, "-m", "expctl", "-C", str(ws.root), "cycle", run_id, "--local"]
+    if options.commit:
+        argv.append("--commit")
+    if options.findings:
+        argv += ["--findings", options.findings]
+    return argv
+
+
+def start_detached(ws: Workspace, run_id: str, options: CycleOptions, launcher_name: str,
+                   report: Report) -> tuple[Run, str | None]:
+    """Create the run here (so a bad recipe fails now), then run the cycle in a screen/tmux
+    session or a background process; returns the run and the session to attach to."""
+    from expctl.launchers import get_launcher
+
+    launcher = get_launcher(launcher_name)
+    launcher.check_available()
+    progress = _Progress(report)
+    run = _new(ws, run_id, options, progress)
+    progress.run = run
+    _check_recipe(run)
+    (run.path / "training_logs").mkdir(exist_ok=True)
+    name = launcher.session_name(f"{run.id}-cycle")
+    started = launcher.start(detached_argv(ws, run.id, options), run.path, name)
+    progress("detach", "done", f"session {started.session}" if started.session
+             else "background process")
+    return run, started.session
