@@ -9,7 +9,9 @@ Exit codes (documented in README.md):
     5  registry: registry.db is corrupt, foreign or from a newer expctl (try `expctl reindex`)
     6  missing tool: screen, tmux, git or Slurm is not installed
     130 interrupted (Ctrl-C)
-`expctl wait` and `expctl cycle` exit with the run's own exit code when the run failed.
+`expctl wait` and `expctl cycle` exit with the run's own exit code when the run failed,
+128 + the signal number when it was killed, 124 when `wait --timeout` ran out and 125 when
+the run was lost (its supervisor or session vanished without an exit record).
 """
 
 from __future__ import annotations

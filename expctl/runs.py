@@ -121,7 +121,7 @@ def load_run(ws: Workspace, run_id: str) -> Run:
 
 def resolve_run_id(ws: Workspace, run_id: str | None) -> str:
     """The id given, or the current run (the last one created with `new`)."""
-    if run_id:
+    if run_id is not None:  # an empty id given is an error, not "the current run"
         return check_run_id(run_id)
     current = ws.current_run()
     if not current:
@@ -257,4 +257,4 @@ def read_status(run: Run) -> str:
         return "created"
     from expctl.launchers.status import derive_status
 
-    return derive_status(run).state
+    return derive_status(run, tail_bytes=0).state

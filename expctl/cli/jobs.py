@@ -1,5 +1,296 @@
-"""Commands: jobs (see module docstring of expctl.cli.app for import rules)."""
+"""Commands: launch, status, logs, attach, stop, wait (see expctl.cli.app for import rules)."""
 
 from __future__ import annotations
 
-from expctl.cli.app import app  # noqa: F401
+import typer
+
+from expctl.cli.app import app, get_workspace
+
+PLAIN_EVERY_S = 10.0  # `wait` off a terminal: at most one progress line this often
+
+
+@app.command()
+def launch(
+    run_id: str | None = typer.Argument(None, help="Run id (default: the current run)."),
+    screen: bool = typer.Option(False, "--screen", help="Run in a detached screen session."),
+    tmux: bool = typer.Option(False, "--tmux", help="Run in a detached tmux session."),
+    local: bool = typer.Option(False, "--local", help="Run as a detached background process."),
+    slurm: bool = typer.Option(False, "--slurm", help="Submit as a Slurm batch job (sbatch), "
+                               "with the recipe's and expctl.yaml's `slurm:` settings."),
+    gpus: str | None = typer.Option(None, "--gpus", help="GPU ids, e.g. 0,1: sets "
+                                       "CUDA_VISIBLE_DEVICES, or accelerate's --gpu_ids and "
+                                       "number of processes."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show argv, cwd and env; start nothing."),
+    resume: bool = typer.Option(False, "--resume", help="Relaunch a failed, killed or lost run "
+                                "with the recipe's resume_args appended."),
+) -> None:
+    """Start the run's training command detached, under expctl's supervisor, which logs all
+    output to training_logs/stdout.log and records the exit code.
+
+    Launcher: --screen/--tmux/--local/--slurm, else the recipe's launch.launcher, else
+    expctl.yaml's.
+    A finished run is never relaunched: train again in a new run id."""
+    import json
+    import shlex
+
+    from expctl import console
+    from expctl.errors import BadInputError
+    from expctl.launchers.command import parse_gpus
+    from expctl.launchers.launch import describe, plan_launch, start
+    from expctl.runs import resolve_run_id
+
+    flags = (("screen", screen), ("tmux", tmux), ("local", local), ("slurm", slurm))
+    chosen = [name for name, flag in flags if flag]
+    if len(chosen) > 1:
+        raise BadInputError("Give at most one of --screen, --tmux, --local and --slurm.")
+    ws = get_workspace()
+    run_id = resolve_run_id(ws, run_id)
+    plan = plan_launch(ws, run_id, chosen[0] if chosen else None,
+                       parse_gpus(gpus) if gpus is not None else None, resume)
+    if dry_run:
+        info = describe(plan)
+        pairs = [("run", info["run"]), ("launcher", info["launcher"]), ("cwd", info["cwd"]),
+                 ("command", info["command"]), ("argv", json.dumps(info["argv"]))]
+        pairs += [("env", f"{k}={shlex.quote(v)}") for k, v in info["env"].items()]
+        console.key_values(pairs)
+        console.info("dry run: nothing started (the job also gets this shell's environment)")
+        return
+    for note in plan.notes:
+        console.warn(note)
+    launched = start(ws, plan)
+    kind = "job" if launched.launcher == "slurm" else "session"
+    where = (f"{launched.launcher} {kind} {launched.session}" if launched.session
+             else "a background process")
+    console.success(f"launched run {run_id} in {where} (attempt {launched.attempt})")
+    hints = f"follow it: expctl logs -f {run_id}  |  expctl status {run_id}"
+    attachable = launched.session and launched.launcher != "slurm"
+    console.info(hints + (f"  |  expctl attach {run_id}" if attachable else ""))
+    _reindex(ws, run_id)
+
+
+def _reindex(ws, run_id: str) -> None:
+    """Update the registry's row; the job already runs, so a failure here is only a warning."""
+    from expctl import console
+
+    try:
+        from expctl.registry import index_runs
+
+        index_runs(ws, [run_id])
+    except Exception as exc:  # noqa: BLE001 - the index can always be rebuilt from the folders
+        reason = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
+        console.warn(f"the registry was not updated ({reason}); run `expctl reindex`")
+
+
+def _load(run_id: str | None):
+    from expctl.runs import load_run, resolve_run_id
+
+    ws = get_workspace()
+    return load_run(ws, resolve_run_id(ws, run_id))
+
+
+def duration(seconds: float | None) -> str:
+    """1h02m03s, 4m05s, 12.3s."""
+    if seconds is None:
+        return ""
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m{secs:02d}s" if hours else f"{minutes}m{secs:02d}s"
+
+
+@app.command()
+def status(
+    run_id: str | None = typer.Argument(None, help="Run id (default: the current run)."),
+    fmt: str = typer.Option("table", "--format", "-f", help="table or json."),
+) -> None:
+    """A run's job: state, elapsed time, step against planned steps, ETA, latest metrics."""
+    from dataclasses import asdict
+
+    from expctl import console
+    from expctl.cli.app import check_format
+    from expctl.launchers.status import derive_status, status_text
+
+    check_format(fmt, ("table", "json"))
+    run = _load(run_id)
+    if run.info.imported:
+        console.key_values([("run", run.id), ("state", "imported")])
+        return
+    st = derive_status(run)
+    if fmt == "json":
+        console.print_json({"run": run.id, **asdict(st)})
+        return
+    pairs: list[tuple[str, object]] = [("run", run.id), ("state", status_text(st))]
+    if st.launcher:
+        kind = "job" if st.launcher == "slurm" else "session"
+        where = st.launcher + (f" {kind} {st.session}" if st.session else "")
+        pairs.append(("launcher", where + (f", attempt {st.attempt}" if st.attempt else "")))
+    if st.node:
+        pairs.append(("node", st.node))
+    if st.pid:
+        pairs.append(("pid", st.pid))
+    for key, value in (("started", st.started), ("ended", st.ended),
+                       ("elapsed", duration(st.elapsed_s))):
+        if value:
+            pairs.append((key, value))
+    if st.exit_code is not None:
+        pairs.append(("exit code", st.exit_code))
+    if st.signal:
+        pairs.append(("signal", st.signal))
+    if st.error:
+        pairs.append(("error", st.error))
+    if st.last_step is not None or st.planned_steps:
+        pairs.append(("step", _progress_text(st.last_step, st.planned_steps)))
+    if st.eta_s is not None:
+        pairs.append(("eta", duration(st.eta_s)))
+    pairs += [(name, value) for name, value in st.metrics.items()]
+    console.key_values(pairs)
+
+
+def _progress_text(step: int | None, planned: int | None) -> str:
+    done = "?" if step is None else str(step)
+    if not planned:
+        return done
+    share = f" ({100 * step / planned:.1f}%)" if step is not None else ""
+    return f"{done} / {planned}{share}"
+
+
+@app.command()
+def logs(
+    run_id: str | None = typer.Argument(None, help="Run id (default: the current run)."),
+    follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing until the run ends."),
+    lines: int = typer.Option(20, "--lines", "-n", help="How many last lines to show first."),
+) -> None:
+    """Print the end of the run's training_logs/stdout.log (all the job printed)."""
+    from expctl import console
+    from expctl.launchers.control import follow as follow_file
+    from expctl.launchers.control import log_path, tail
+    from expctl.launchers.status import derive_status
+
+    run = _load(run_id)
+    path = log_path(run)
+    if not path.exists() and derive_status(run, tail_bytes=0).state == "created":
+        console.warn(f"run {run.id} has not been launched: no log yet")
+        return
+    text, offset = tail(path, lines)
+    console.passthrough(text)  # byte for byte: carriage returns of progress bars included
+    if follow:
+        def running() -> bool:
+            return derive_status(run, tail_bytes=0).state == "running"
+
+        for chunk in follow_file(path, offset, running):
+            console.passthrough(chunk)
+        console.info(f"run {run.id}: {_final_text(run)}")
+
+
+def _final_text(run) -> str:
+    from expctl.launchers.status import derive_status, status_text
+
+    return status_text(derive_status(run, tail_bytes=0))
+
+
+@app.command()
+def attach(
+    run_id: str | None = typer.Argument(None, help="Run id (default: the current run)."),
+) -> None:
+    """Hand this terminal to the run's screen/tmux session (detach: Ctrl-a d / Ctrl-b d)."""
+    import os
+    import sys
+
+    from expctl.errors import BadInputError, ConflictError
+    from expctl.launchers import get_launcher
+    from expctl.launchers.status import derive_status
+
+    run = _load(run_id)
+    st = derive_status(run, tail_bytes=0)
+    if st.state == "created":
+        raise ConflictError(f"Run `{run.id}` has not been launched.")
+    launcher = get_launcher(st.launcher or "local")
+    if not st.session:
+        launcher.attach_argv("")  # local: raises the explanation
+        raise ConflictError(f"Run `{run.id}` has no session to attach to.")
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise BadInputError("`expctl attach` needs a terminal (stdin and stdout are not a TTY).",
+                            hint=f"read the output with `expctl logs {run.id}`")
+    if not launcher.session_alive(st.session):
+        raise ConflictError(f"The {st.launcher} session `{st.session}` of run `{run.id}` has "
+                            f"ended ({st.state}).", hint=f"see `expctl logs {run.id}`")
+    argv = launcher.attach_argv(st.session)
+    os.execvp(argv[0], argv)
+
+
+@app.command()
+def stop(
+    run_id: str | None = typer.Argument(None, help="Run id (default: the current run)."),
+    force: bool = typer.Option(False, "--force", help="SIGKILL the job's processes now."),
+    grace: float = typer.Option(30.0, "--grace", min=0.0, help="Seconds the job gets after "
+                                "SIGINT (to save and exit) before SIGTERM, then SIGKILL."),
+) -> None:
+    """Stop a running job and everything it started; its exit record is still written."""
+    from expctl import console
+    from expctl.launchers.control import stop_job
+    from expctl.launchers.status import status_text
+
+    run = _load(run_id)
+    final = stop_job(run, force=force, grace=grace, notify=console.info)
+    console.success(f"run {run.id}: {status_text(final)}")
+    _reindex(get_workspace(), run.id)  # the registry keeps each run's state for `ls`
+
+
+@app.command()
+def wait(
+    run_id: str | None = typer.Argument(None, help="Run id (default: the current run)."),
+    timeout: float | None = typer.Option(None, "--timeout", min=0.0,
+                                            help="Give up after this many seconds (exit 124)."),
+) -> None:
+    """Wait for the run to end, showing step/planned steps, ETA and the latest loss.
+
+    Exits with the run's code: 0 finished, the job's code if it failed, 128+signal if it was
+    killed or stopped, 125 if it was lost, 124 if --timeout ran out."""
+    import sys
+    import time
+
+    from expctl import console
+    from expctl.errors import ConflictError
+    from expctl.launchers.control import TIMEOUT_EXIT_CODE, exit_code_for, wait_for
+    from expctl.launchers.status import derive_status, status_text
+
+    run = _load(run_id)
+    if derive_status(run, tail_bytes=0).state == "created":
+        raise ConflictError(f"Run `{run.id}` has not been launched.",
+                            hint=f"launch it with `expctl launch {run.id}`")
+    plain = not sys.stderr.isatty()
+    last_shown = [0.0]
+    with console.progress(f"{run.id}", run.info.steps) as bar:
+        def show(st) -> None:
+            now = time.monotonic()
+            if plain and st.state == "running" and now - last_shown[0] < PLAIN_EVERY_S:
+                return
+            last_shown[0] = now
+            bar.update(st.last_step, _watch_text(st))
+
+        final, timed_out = wait_for(run, timeout, on_update=show)
+    if timed_out:
+        console.error(f"run {run.id} is still running after {timeout:g}s")
+        raise typer.Exit(TIMEOUT_EXIT_CODE)
+    code = exit_code_for(final)
+    message = f"run {run.id}: {status_text(final)}"
+    if code == 0:
+        console.success(message)
+    else:
+        console.error(message)
+    raise typer.Exit(code)
+
+
+def _watch_text(st) -> str:
+    """`loss=0.312 eta 1h02m03s` from a status (the loss, else the first metric)."""
+    parts = []
+    name = "loss" if "loss" in st.metrics else next(iter(st.metrics), None)
+    if name is not None:
+        value = st.metrics[name]
+        parts.append(f"{name}={value:.4g}" if isinstance(value, float) else f"{name}={value}")
+    if st.eta_s is not None:
+        parts.append(f"eta {duration(st.eta_s)}")
+    if st.state != "running":
+        parts.append(st.state)
+    return " ".join(parts)

@@ -1,0 +1,264 @@
+"""Acting on a launched job: stop it, wait for it to end, read its log.
+
+`expctl wait` exits with the run's own code: 0 finished, the job's code when it failed,
+128 + the signal number when it was killed or stopped (130 for SIGINT), LOST_EXIT_CODE when
+the run was lost, TIMEOUT_EXIT_CODE when --timeout ran out first.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from expctl.errors import ConflictError, ExpctlError
+from expctl.launchers.jobfiles import (
+    LAUNCH_FILE,
+    LOG_FILE,
+    hostname,
+    process_start_ticks,
+    read_json_file,
+    same_process_alive,
+)
+from expctl.launchers.status import JobStatus, derive_status, read_job, status_text
+
+DEFAULT_GRACE_S = 30.0  # time a job gets to save and exit after SIGINT
+TERM_GRACE_S = 10.0  # at most this long after SIGTERM before SIGKILL
+KILL_WAIT_S = 10.0  # after SIGKILL, the supervisor's time to write the exit record
+LOST_EXIT_CODE = 125
+TIMEOUT_EXIT_CODE = 124
+
+
+def exit_code_for(status: JobStatus) -> int:
+    """The exit code `expctl wait` returns for a run that is no longer running."""
+    if status.state == "finished":
+        return 0
+    if status.state == "failed":
+        return status.exit_code if status.exit_code else 1
+    if status.state == "killed":
+        return 128 + _signal_number(status.signal)
+    return LOST_EXIT_CODE
+
+
+def _signal_number(name: str | None) -> int:
+    try:
+        return int(signal.Signals[name]) if name else 0
+    except KeyError:
+        return 0
+
+
+# --- stop ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Job:
+    supervisor: dict
+    pgid: int | None
+    job_start: int | None
+
+
+def stop_job(run, force: bool = False, grace: float = DEFAULT_GRACE_S,
+             notify: Callable[[str], None] = lambda _text: None) -> JobStatus:
+    """Stop a running job: SIGINT through its supervisor, SIGTERM after `grace` seconds,
+    then SIGKILL to its process group (at once with `force`). Returns the final status."""
+    status = derive_status(run, tail_bytes=0)
+    if status.launcher == "slurm":
+        from expctl.launchers import slurm
+
+        return slurm.stop_job(run, force=force, grace=grace, notify=notify)
+    if status.state == "lost":
+        return _stop_lost(run, status, notify)
+    if status.state != "running":
+        raise ConflictError(f"Run `{run.id}` is not running ({status_text(status)}).")
+    job = _job_record(run)
+    host = job.supervisor.get("host")
+    if host and host != hostname():  # its pids mean nothing here: never signal them
+        raise ExpctlError(f"Run `{run.id}` runs on host `{host}`.",
+                          hint=f"run `expctl stop {run.id}` on {host}")
+    steps: list[tuple[signal.Signals, bool, float]] = [(signal.SIGKILL, True, KILL_WAIT_S)]
+    if not force:
+        steps = [(signal.SIGINT, False, grace), (signal.SIGTERM, False, min(grace, TERM_GRACE_S)),
+                 *steps]
+    for sig, to_group, wait_s in steps:
+        # The supervisor forwards INT/TERM to the job's group and notes that a stop was asked
+        # for; SIGKILL cannot be forwarded, so it goes to the group directly.
+        if to_group:
+            _killpg(job.pgid, sig)
+        elif same_process_alive(job.supervisor):
+            os.kill(job.supervisor["pid"], sig)
+        notify(f"sent {sig.name} to run {run.id}; waiting up to {wait_s:g}s")
+        if _wait_ended(run, wait_s):
+            return derive_status(run)
+    raise ExpctlError(f"Run `{run.id}` did not end after SIGKILL.",
+                      hint=f"look for its processes: pgid {job.pgid}")
+
+
+def _job_record(run, wait_s: float = 5.0) -> _Job:
+    """The running supervisor's record; a just-launched one gets `wait_s` to write it."""
+    deadline = time.monotonic() + wait_s
+    launch = read_json_file(run.path / LAUNCH_FILE)
+    while True:
+        job = read_job(run.path, launch)
+        if job is not None:
+            return _Job(job.get("supervisor") or {}, job.get("job_pid"), job.get("job_start"))
+        if time.monotonic() > deadline:
+            raise ExpctlError(f"Run `{run.id}` has no supervisor record yet; try again.")
+        time.sleep(0.05)
+
+
+def _wait_ended(run, wait_s: float) -> bool:
+    deadline = time.monotonic() + wait_s
+    while True:
+        if derive_status(run, tail_bytes=0).state != "running":
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+
+
+def _killpg(pgid: int | None, sig: int) -> None:
+    if pgid:
+        try:
+            os.killpg(pgid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def _stop_lost(run, status: JobStatus, notify: Callable[[str], None]) -> JobStatus:
+    """The supervisor is gone (e.g. it was SIGKILLed), so nobody cleans up after the job:
+    find what is left of it, by process group and by the EXPCTL_RUN_DIR every process of
+    the job inherits, and end it: SIGTERM, then SIGKILL."""
+    launch = read_json_file(run.path / LAUNCH_FILE)
+    record = read_job(run.path, launch) or {}
+    host = (record.get("supervisor") or {}).get("host")
+    if host not in (None, hostname()):
+        raise ConflictError(f"Run `{run.id}` is lost (it ran on host `{host}`).")
+    pgid, job_start = record.get("job_pid"), record.get("job_start")
+    group = pgid if pgid and job_start and process_start_ticks(pgid) == job_start else None
+    left = run_processes(run.path)
+    if group is None and not left:
+        raise ConflictError(f"Run `{run.id}` is lost: its supervisor is gone and so is its job.")
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        _killpg(group, sig)
+        for pid in left:
+            _kill(pid, sig)
+        notify(f"sent {sig.name} to what is left of lost run {run.id}")
+        deadline = time.monotonic() + TERM_GRACE_S
+        while time.monotonic() < deadline:
+            left = run_processes(run.path)
+            if not left and (group is None or process_start_ticks(group) != job_start):
+                return status
+            time.sleep(0.05)
+    return status
+
+
+def run_processes(run_path: Path) -> list[int]:
+    """Live processes (other than this one) started for the run: they carry its
+    EXPCTL_RUN_DIR in their environment. Linux /proc only; elsewhere none are found."""
+    needle = f"\0EXPCTL_RUN_DIR={run_path}\0".encode()
+    found = []
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return found
+    for entry in entries:
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as f:
+                environ = b"\0" + f.read()
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue  # gone, or another user's
+        if needle in environ and not stat[stat.rfind(b")") + 2:].startswith(b"Z"):
+            found.append(int(entry))
+    return found
+
+
+def _kill(pid: int, sig: int) -> None:
+    try:
+        os.kill(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+# --- wait ---------------------------------------------------------------------------------------
+
+
+def wait_for(run, timeout: float | None = None, poll_s: float = 0.25,
+             on_update: Callable[[JobStatus], None] = lambda _s: None) -> tuple[JobStatus, bool]:
+    """Poll until the run is no longer running; returns its status and whether time ran out."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        status = derive_status(run)
+        on_update(status)
+        if status.state != "running":
+            return status, False
+        if deadline is not None and time.monotonic() >= deadline:
+            return status, True
+        left = poll_s if deadline is None else deadline - time.monotonic()
+        time.sleep(max(0.0, min(poll_s, left)))
+
+
+# --- logs ---------------------------------------------------------------------------------------
+
+
+def log_path(run) -> Path:
+    return run.path / LOG_FILE
+
+
+def tail(path: Path, lines: int, block: int = 65536) -> tuple[bytes, int]:
+    """The last `lines` lines of a file and the file's size (where following starts)."""
+    try:
+        f = open(path, "rb")
+    except FileNotFoundError:
+        return b"", 0
+    with f:
+        size = f.seek(0, os.SEEK_END)
+        if lines <= 0:
+            return b"", size
+        data, start = b"", size
+        # Read backwards until there are enough newlines (a final newline ends a line, so +1).
+        while start > 0 and data.count(b"\n") <= lines:
+            step = min(block, start)
+            start -= step
+            f.seek(start)
+            data = f.read(step) + data
+    parts = data.split(b"\n")
+    ends_with_newline = data.endswith(b"\n")
+    if ends_with_newline:
+        parts = parts[:-1]
+    kept = b"\n".join(parts[-lines:])
+    return kept + (b"\n" if ends_with_newline and kept else b""), size
+
+
+def follow(path: Path, offset: int, running: Callable[[], bool],
+           poll_s: float = 0.2) -> Iterator[bytes]:
+    """New bytes of a growing file from `offset` until `running()` is false and all is read."""
+    while True:
+        try:
+            with open(path, "rb") as f:
+                f.seek(offset)
+                data = f.read()
+        except FileNotFoundError:
+            data = b""
+        if data:
+            offset += len(data)
+            yield data
+            continue
+        if not running():
+            # The job has ended: one last read catches what it wrote just before.
+            try:
+                with open(path, "rb") as f:
+                    f.seek(offset)
+                    rest = f.read()
+            except FileNotFoundError:
+                rest = b""
+            if rest:
+                yield rest
+            return
+        time.sleep(poll_s)

@@ -1,0 +1,204 @@
+"""A launched run's state, derived from its files and the process table, never stored.
+
+    created   never launched (no launch.json)
+    running   the supervisor is alive (or has just been started)
+    finished  the job exited with code 0
+    failed    the job exited with another code (exit_code)
+    killed    the job died of a signal, or was stopped (stop, Ctrl-C, its session killed)
+    lost      no exit record and the supervisor is gone (e.g. the machine rebooted)
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from expctl.launchers.jobfiles import (
+    JOB_FILE,
+    LAUNCH_FILE,
+    parse_iso,
+    read_json_file,
+    same_process_alive,
+)
+
+STATES = ("created", "running", "finished", "failed", "killed", "lost")
+START_GRACE_S = 30.0  # a launch without a supervisor record is "running" this long, then lost
+METRICS_FILE = "metrics.jsonl"
+
+
+@dataclass
+class JobStatus:
+    """What `expctl status` shows about a run's job."""
+
+    state: str
+    exit_code: int | None = None
+    signal: str | None = None  # the signal that ended the job, or the stop signal it obeyed
+    started: str | None = None
+    ended: str | None = None
+    elapsed_s: float | None = None
+    pid: int | None = None  # the job's pid, which is also its process group id
+    session: str | None = None
+    launcher: str | None = None
+    attempt: int | None = None
+    supervisor_pid: int | None = None
+    error: str | None = None  # e.g. the command could not be started
+    last_step: int | None = None
+    planned_steps: int | None = None
+    eta_s: float | None = None
+    metrics: dict[str, Any] = field(default_factory=dict)
+    slurm_state: str | None = None  # Slurm's word for the job: PENDING, RUNNING, TIMEOUT, ...
+    node: str | None = None  # where a Slurm job runs or ran
+    reason: str | None = None  # why Slurm holds the job back (Priority, Resources, ...)
+
+    @property
+    def active(self) -> bool:
+        return self.state == "running"
+
+
+def read_job(run_path, launch: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The supervisor's record for the current launch (an older attempt's does not count)."""
+    job = read_json_file(run_path / JOB_FILE)
+    if job is None or launch is None or job.get("launch_id") != launch.get("launch_id"):
+        return None
+    return job
+
+
+def derive_status(run: Any, tail_bytes: int = 65536) -> JobStatus:
+    """The state of `run`'s job with timing, progress and the latest metric values.
+    `tail_bytes` bounds how much of metrics.jsonl is read (0: skip metrics)."""
+    launch = read_json_file(run.path / LAUNCH_FILE)
+    if launch is None:
+        return JobStatus("created", planned_steps=run.info.steps)
+    job = read_job(run.path, launch)
+    if job is None:
+        launched = parse_iso(launch.get("launched")) or 0.0
+        state = "running" if time.time() - launched < START_GRACE_S else "lost"
+    elif job.get("state") == "ended":
+        state = _ended_state(job)
+    elif same_process_alive(job.get("supervisor") or {}) is False:
+        # It may have written its exit record between our two looks.
+        again = read_job(run.path, launch)
+        if again is not None and again.get("state") == "ended":
+            job, state = again, _ended_state(again)
+        else:
+            state = "lost"
+    else:
+        state = "running"  # alive, or on another host where we cannot look
+    status = JobStatus(
+        state,
+        exit_code=(job or {}).get("exit_code"),
+        signal=(job or {}).get("signal") or (job or {}).get("stop_signal"),
+        started=(job or {}).get("started"),
+        ended=(job or {}).get("ended"),
+        pid=(job or {}).get("job_pid"),
+        session=launch.get("session"),
+        launcher=launch.get("launcher"),
+        attempt=launch.get("attempt"),
+        supervisor_pid=((job or {}).get("supervisor") or {}).get("pid"),
+        error=(job or {}).get("error"),
+        planned_steps=run.info.steps,
+    )
+    if launch.get("launcher") == "slurm":
+        _add_slurm(status, run.path, launch, job)
+    _add_timing(status, job)
+    if tail_bytes:
+        _add_progress(status, run.path / METRICS_FILE, tail_bytes)
+    return status
+
+
+def _add_slurm(status: JobStatus, run_path, launch: dict[str, Any],
+               job: dict[str, Any] | None) -> None:
+    """Until the supervisor records an end, Slurm (or its batch script) knows best."""
+    status.node = ((job or {}).get("supervisor") or {}).get("host")
+    if job is not None and job.get("state") == "ended":
+        return
+    from expctl.launchers.slurm import slurm_view
+
+    for key, value in slurm_view(run_path, launch, job).items():
+        if value is not None:
+            setattr(status, key, value)
+
+
+def _ended_state(job: dict[str, Any]) -> str:
+    if job.get("signal") or job.get("stop_signal"):
+        return "killed"
+    return "finished" if job.get("exit_code") == 0 else "failed"
+
+
+def _add_timing(status: JobStatus, job: dict[str, Any] | None) -> None:
+    if job is None:
+        return
+    if job.get("elapsed_s") is not None:
+        status.elapsed_s = float(job["elapsed_s"])
+    else:
+        started = parse_iso(status.started)
+        if started is not None:
+            status.elapsed_s = round(max(0.0, time.time() - started), 3)
+
+
+def _add_progress(status: JobStatus, metrics_path, tail_bytes: int) -> None:
+    from expctl.track import read_last_records
+
+    records = read_last_records(metrics_path, tail_bytes)
+    latest: dict[str, Any] = {}
+    for record in records:
+        step = record.get("step")
+        if isinstance(step, int) and not isinstance(step, bool):
+            status.last_step = step
+        latest.update((k, v) for k, v in record.items() if k not in ("step", "time"))
+    status.metrics = latest
+    step, planned, elapsed = status.last_step, status.planned_steps, status.elapsed_s
+    if status.state == "running" and step and planned and elapsed and planned > step:
+        status.eta_s = round(elapsed * (planned - step) / step, 1)
+
+
+# --- compact forms for tables ------------------------------------------------------------------
+
+
+def short_count(n: int) -> str:
+    """1200 -> 1.2k, 100000 -> 100k, 2000000 -> 2m."""
+    for unit, size in (("m", 1_000_000), ("k", 1_000)):
+        if n >= size:
+            text = f"{n / size:.1f}".removesuffix(".0")
+            return text + unit
+    return str(n)
+
+
+def status_text(status: JobStatus) -> str:
+    """`running 1.2k/100k`, `failed (3)`, `killed (SIGINT)`, `finished`, ...; a Slurm job
+    that has not ended: `PENDING (Priority)`, `RUNNING on gpu07 1.2k/100k`."""
+    if status.state == "running" and status.slurm_state:
+        words = [status.slurm_state]
+        if status.node and status.slurm_state != "PENDING":
+            words.append(f"on {status.node}")
+        if status.reason and status.slurm_state != "RUNNING":
+            words.append(f"({status.reason})")
+        if status.last_step is not None:
+            planned = f"/{short_count(status.planned_steps)}" if status.planned_steps else ""
+            words.append(f"{short_count(status.last_step)}{planned}")
+        return " ".join(words)
+    if status.state == "running" and status.last_step is not None:
+        planned = f"/{short_count(status.planned_steps)}" if status.planned_steps else ""
+        return f"running {short_count(status.last_step)}{planned}"
+    if status.state == "failed" and status.exit_code is not None:
+        return f"failed ({status.exit_code})"
+    if status.state == "killed" and status.signal:
+        return f"killed ({status.signal})"
+    return status.state
+
+
+STYLES = {"created": "dim", "running": "cyan", "finished": "green", "failed": "bold red",
+          "killed": "red", "lost": "magenta", "imported": "blue"}
+
+
+def status_cell(run: Any):
+    """The compact status cell for `expctl ls`: a console.Cell like `running 1.2k/100k`."""
+    from expctl.console import Cell
+
+    if run.info.imported:
+        return Cell("imported", STYLES["imported"])
+    status = derive_status(run, tail_bytes=0)
+    if status.state == "running":  # only a running job's step is shown: read a small tail
+        _add_progress(status, run.path / METRICS_FILE, 4096)
+    return Cell(status_text(status), STYLES.get(status.state, ""))
