@@ -1,5 +1,84 @@
-"""Commands: board (see module docstring of expctl.cli.app for import rules)."""
+"""The leaderboard command. Keep expensive imports out of this module (see expctl.cli.app):
+on an SQLite registry the whole command runs on the standard library, PyYAML and typer."""
 
 from __future__ import annotations
 
-from expctl.cli.app import app  # noqa: F401
+import typer
+
+from expctl.cli.app import app, check_format, get_workspace
+
+BOARD_FORMATS = ("table", "md", "csv", "json", "latex")
+
+
+@app.command()
+def leaderboard(
+    metric: str | None = typer.Option(None, "--metric", "-m", help="Metric to rank by (default: "
+                                      "leaderboard.metric in expctl.yaml, else the recipes' "
+                                      "primary metric)."),
+    baseline: str | None = typer.Option(None, "--baseline", "-b", help="Run to compare against "
+                                        "(default: baseline in expctl.yaml)."),
+    top: int = typer.Option(0, "--top", "-n", help="Show the best N runs (0: all); the baseline "
+                            "is shown anyway.", min=0),
+    where: list[str] = typer.Option([], "--where", "-w", help="Only runs with KEY=VALUE "
+                                    "(repeatable): recipe, status or a param such as train.lr; "
+                                    "numbers compare numerically."),
+    fmt: str = typer.Option("table", "--format", "-f", help="table, md, csv, json or latex."),
+) -> None:
+    """Rank runs by a metric, best first, with each run's change against the baseline."""
+    from expctl import console
+    from expctl.cli.results import open_index
+    from expctl.leaderboard import build_board
+    from expctl.registry.index import refresh_statuses
+    from expctl.registry.queries import parse_where
+
+    check_format(fmt, BOARD_FORMATS)
+    wheres = [parse_where(w) for w in where]
+    ws = get_workspace()
+    with open_index(ws) as db:
+        refresh_statuses(ws, db)
+        board = build_board(ws, db, metric, baseline, top, wheres)
+    for warning in board.warnings:
+        console.warn(warning)
+    if fmt == "json":
+        console.print_json([_json_row(board, r) for r in board.rows])
+    else:
+        columns, rows = _table(board)
+        numeric = ("rank", board.metric, "delta", "delta %", *board.column_scales)
+        console.table(columns, rows, fmt, right_align=numeric)
+    if board.hidden:
+        console.info(f"{board.hidden} more runs not shown (--top 0 shows all)")
+
+
+def _table(board) -> tuple[list[str], list[list]]:
+    from expctl.console import Cell
+
+    columns = ["rank", "id", board.metric, "delta", "delta %", *board.columns, "note"]
+    rows = []
+    for r in board.rows:
+        better = board.better(r.delta)
+        style = "" if better is None else "green" if better else "red"
+        delta = "" if r.delta is None else f"{r.delta * board.scale:+.6g}"
+        pct = "" if r.delta_pct is None else f"{r.delta_pct:+.2f}%"
+        note = ", ".join(n for n, on in (("baseline", r.baseline), ("missing", r.missing)) if on)
+        extras = [_extra(board, c, r.extras.get(c)) for c in board.columns]
+        rows.append(["" if r.rank is None else r.rank,
+                     Cell(r.id, "bold") if r.baseline else r.id,
+                     "" if r.value is None else f"{r.value * board.scale:.6g}",
+                     Cell(delta, style), Cell(pct, style), *extras, note])
+    return columns, rows
+
+
+def _extra(board, column: str, value) -> str:
+    if value is None:
+        return ""
+    if column in board.column_scales and isinstance(value, (int, float)):
+        return f"{value * board.column_scales[column]:.6g}"
+    return str(value)
+
+
+def _json_row(board, r) -> dict:
+    row = {"rank": r.rank, "id": r.id, board.metric: r.value, "delta": r.delta,
+           "delta_pct": r.delta_pct, "baseline": r.baseline, "missing": r.missing}
+    for c in board.columns:
+        row.setdefault(c, r.extras.get(c))
+    return row

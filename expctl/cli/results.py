@@ -1,5 +1,251 @@
-"""Commands: results (see module docstring of expctl.cli.app for import rules)."""
+"""Commands over runs and their results: ls, show, record, import, reindex.
+
+Keep expensive imports out of this module's top level (see expctl.cli.app): `ls` must start in
+well under 0.3 s, so its path loads only the standard library, PyYAML and expctl's registry
+reader; pydantic loads only when a run folder is read.
+"""
 
 from __future__ import annotations
 
-from expctl.cli.app import app  # noqa: F401
+from pathlib import Path
+
+import typer
+
+from expctl.cli.app import app, check_format, get_workspace
+
+LS_FORMATS = ("table", "json", "csv")
+
+
+@app.command("ls")
+def ls_cmd(
+    status: str | None = typer.Option(None, "--status", "-s", help="Only runs in this state "
+                                      "(created, running, finished, failed, lost, imported...)."),
+    recipe: str | None = typer.Option(None, "--recipe", "-r", help="Only runs of this recipe."),
+    limit: int = typer.Option(50, "--limit", "-n", help="Show at most N runs, newest first; "
+                              "0 shows all.", min=0),
+    fmt: str = typer.Option("table", "--format", "-f", help="table, json or csv."),
+) -> None:
+    """List runs, newest first, from the registry."""
+    from expctl import console
+    from expctl.registry.index import refresh_statuses
+    from expctl.registry.queries import list_runs
+    from expctl.registry.settings import read_settings
+
+    check_format(fmt, LS_FORMATS)
+    ws = get_workspace()
+    with open_index(ws) as db:
+        refresh_statuses(ws, db)
+        rows, total = list_runs(db, status, recipe, limit)
+    settings = read_settings(ws)
+    if fmt == "json":
+        console.print_json([_ls_json(r) for r in rows])
+    else:
+        columns = ["id", "recipe", "status", "created", "steps", "primary", *LIVE_COLUMNS]
+        table = [[r.id, r.recipe or "", _status_cell(ws, r), _short_time(r.created),
+                  "" if r.steps is None else r.steps, _primary(r, settings), *_live_values(r)]
+                 for r in rows]
+        console.table(columns, table, fmt, right_align=("steps",))
+    if total > len(rows):
+        console.info(f"showing {len(rows)} of {total} runs (--limit 0 shows all)")
+    elif not rows and fmt == "table":
+        console.info("no runs match" if status or recipe else "no runs yet: create one with "
+                     "`expctl new` or bring results with `expctl import`")
+
+
+# Live columns for running runs (elapsed, ETA, last step) belong here: computed from the run
+# folders of the rows shown (at most --limit of them), never stored in the registry.
+LIVE_COLUMNS: list[str] = []
+
+
+def _live_values(row) -> list[str]:
+    return []
+
+
+def _status_cell(ws, row):
+    """A running run's status as its launcher sees it now (`running 1.2k/100k`, or Slurm's
+    `PENDING (Priority)` / `RUNNING on gpu07`); any other run's as indexed."""
+    if row.status != "running":
+        return row.status
+    from expctl.errors import ExpctlError
+    from expctl.launchers.status import status_cell
+    from expctl.runs import load_run
+
+    try:
+        return status_cell(load_run(ws, row.id))
+    except ExpctlError:
+        return row.status
+
+
+@app.command()
+def show(
+    run: str | None = typer.Argument(None, help="Run id (default: the current run)."),
+    fmt: str = typer.Option("table", "--format", "-f", help="table or json."),
+) -> None:
+    """Show one run from its folder: run.yaml facts, status, params, metrics, files."""
+    from expctl import console
+    from expctl.flat import flatten
+    from expctl.registry.folders import METRICS_FILE, run_status, summarize_series
+    from expctl.runs import load_run, resolve_run_id
+
+    check_format(fmt, ("table", "json"))
+    ws = get_workspace()
+    r = load_run(ws, resolve_run_id(ws, run))
+    info = r.info.model_dump(mode="json")
+    status = run_status(r)
+    params = flatten(r.params())
+    metrics = r.metrics()
+    series = summarize_series(r.path / METRICS_FILE)
+    files = _files(r.path)
+    if fmt == "json":
+        console.print_json({"id": r.id, "status": status, "info": info, "params": params,
+                            "metrics": metrics,
+                            "series": {k: vars(v) for k, v in series.items()},
+                            "files": files, "path": str(r.path)})
+        return
+    git = r.info.git
+    git_text = (f"{(git.sha or '(no commit)')[:12]} on {git.branch or 'detached HEAD'}"
+                + (", dirty" if git.dirty else "") if git.available else f"none ({git.reason})")
+    facts = [("status", status), ("recipe", r.info.recipe or ""), ("created", r.info.created),
+             ("steps", r.info.steps), ("imported", "yes" if r.info.imported else "no"),
+             ("git", git_text), ("launcher", r.info.launcher or ""),
+             ("session", r.info.session or ""), ("hypothesis", r.info.hypothesis or ""),
+             ("path", str(r.path))]
+    console.key_values([(k, v) for k, v in facts if v not in ("", None)], title=f"run {r.id}")
+    console.key_values(list(params.items()) or [("(none)", "-")], title="params")
+    console.key_values(list(metrics.items()) or [("(none)", "-")], title="metrics")
+    if series:
+        console.key_values([(k, f"last {s.last:.6g} @ {s.last_step}, min {s.min:.6g} @ "
+                             f"{s.min_step}, max {s.max:.6g} @ {s.max_step} ({s.count} points)")
+                            for k, s in series.items()], title=f"series ({METRICS_FILE})")
+    console.out("files")
+    for name in files or ["(none)"]:
+        console.out(f"  {name}")
+
+
+@app.command()
+def record(
+    args: list[str] | None = typer.Argument(None, help="[RUN] name=value ...: final metrics "
+                                            "(RUN defaults to the current run). With no "
+                                            "name=value, read the recipe's metric sources."),
+) -> None:
+    """Store final metrics in a run's experiment_results.json and the registry."""
+    from expctl import console
+    from expctl.registry import index_runs, open_registry
+    from expctl.runs import load_run, resolve_run_id, write_results
+
+    args = list(args or [])
+    run_arg = args.pop(0) if args and "=" not in args[0] else None
+    metrics = parse_metric_args(args)  # every value checked before anything is written
+    ws = get_workspace()
+    run = load_run(ws, resolve_run_id(ws, run_arg))
+    with open_registry(ws) as db:  # a broken registry is refused before the run is touched
+        if metrics:
+            write_results(run, metrics)
+        else:
+            from expctl.record import record_from_sources
+
+            metrics = record_from_sources(ws, run)
+        index_runs(ws, [run.id], db)
+    shown = ", ".join(f"{k}={v:.6g}" for k, v in metrics.items()) or "no metrics found"
+    console.success(f"recorded {run.id}: {shown}")
+
+
+def parse_metric_args(items: list[str]) -> dict[str, float]:
+    """name=value pairs -> metrics; a bad name or a non-numeric value is exit 2."""
+    import math
+
+    from expctl.errors import BadInputError
+    from expctl.ids import check_metric_name
+
+    metrics: dict[str, float] = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        if not sep:
+            raise BadInputError(f"`{item}` is not name=value.", hint="e.g. small_map=0.1728")
+        check_metric_name(name)
+        try:
+            value = float(text)
+        except ValueError:
+            raise BadInputError(f"Metric `{name}`: `{text}` is not a number.",
+                                hint="e.g. small_map=0.1728") from None
+        if not math.isfinite(value):
+            raise BadInputError(f"Metric `{name}`: `{text}` is not a finite number.")
+        metrics[name] = value
+    return metrics
+
+
+@app.command("import")
+def import_cmd(
+    file: Path = typer.Argument(..., help="CSV (id column + one column per metric) or JSONL "
+                                "({\"id\", \"metrics\", \"params\"} per line)."),
+    recipe: str | None = typer.Option(None, "--recipe", "-r", help="Recipe name to record on "
+                                      "the imported runs."),
+) -> None:
+    """Bring in results obtained elsewhere as runs marked imported (re-import updates them)."""
+    from expctl import console
+    from expctl.importer import import_runs
+
+    ws = get_workspace()
+    result = import_runs(ws, file, recipe)
+    console.success(f"imported {len(result.created) + len(result.updated)} runs from {file.name}"
+                    f" ({len(result.created)} new, {len(result.updated)} updated)")
+
+
+@app.command("reindex")
+def reindex_cmd() -> None:
+    """Rebuild the registry from the run folders alone."""
+    from expctl import console
+    from expctl.registry import reindex
+
+    ws = get_workspace()
+    result = reindex(ws)
+    for problem in result.skipped:
+        console.warn(f"skipped {problem}")
+    console.success(f"indexed {result.runs} runs ({result.params} params, "
+                    f"{result.metrics} metrics)" + (f"; skipped {len(result.skipped)}"
+                                                    if result.skipped else ""))
+
+
+# --- helpers shared with the leaderboard --------------------------------------------------------
+
+
+def open_index(ws):
+    """The registry for reading; says so when a missing one had to be rebuilt first."""
+    from expctl import console
+    from expctl.registry.index import open_index as open_and_fill
+
+    db, rebuilt = open_and_fill(ws)
+    if rebuilt:
+        console.info(f"the registry was new: indexed {rebuilt} runs from {ws.runs_dir}")
+    return db
+
+
+def _ls_json(r) -> dict:
+    return {"id": r.id, "recipe": r.recipe, "status": r.status, "created": r.created,
+            "steps": r.steps, "imported": r.imported, "primary_metric": r.primary_metric,
+            "primary_value": r.primary_value}
+
+
+def _primary(r, settings) -> str:
+    if r.primary_metric is None or r.primary_value is None:
+        return ""
+    return f"{r.primary_metric} {r.primary_value * settings.scale(r.primary_metric):.6g}"
+
+
+def _short_time(iso: str) -> str:
+    """2025-11-23T14:05:09+01:00 -> 2025-11-23 14:05 (the run's local time)."""
+    return iso[:16].replace("T", " ")
+
+
+def _files(path: Path) -> list[str]:
+    """The run folder's entries: files by name, folders with their file counts."""
+    entries = []
+    for p in sorted(path.iterdir()):
+        if p.name.startswith("."):
+            continue
+        if p.is_dir():
+            count = sum(1 for f in p.rglob("*") if f.is_file())
+            entries.append(f"{p.name}/ ({count} files)")
+        else:
+            entries.append(p.name)
+    return entries

@@ -1,0 +1,160 @@
+"""The leaderboard: runs ranked by one metric, with each run's change against a baseline.
+
+Ranking rules (what a hand-kept table gets wrong):
+- best first in the metric's direction (settings, then the name: `*_loss` is lower-is-better);
+- equal values share a rank and the next rank skips (1, 2, 2, 4); ties are listed by id;
+- runs without the metric come after the ranked ones, marked missing, with no rank;
+- the baseline row is marked, and shown even when `--top` cuts it off.
+Reads the registry only (standard library on SQLite); never prints.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from expctl.errors import BadInputError, NotFoundError
+from expctl.registry import queries
+from expctl.registry.db import Database
+from expctl.registry.queries import Where
+from expctl.registry.settings import read_settings
+from expctl.workspace import Workspace
+
+
+@dataclass
+class BoardRow:
+    id: str
+    value: float | None  # raw metric value (not scaled)
+    rank: int | None = None
+    delta: float | None = None  # value - baseline value, raw
+    delta_pct: float | None = None  # relative change in percent of the baseline value
+    baseline: bool = False
+    missing: bool = False
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Board:
+    metric: str
+    direction: str  # "higher" or "lower" is better
+    scale: float  # display multiplier
+    rows: list[BoardRow]
+    columns: list[str]  # extra columns (settings leaderboard.columns)
+    column_scales: dict[str, float]  # display scale of the extra columns that are metrics
+    baseline_id: str | None
+    baseline_value: float | None
+    ranked_total: int  # matching runs with the metric
+    missing_total: int  # matching runs without it
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def hidden(self) -> int:
+        """Matching runs that `--top` left out."""
+        return max(0, self.ranked_total + self.missing_total - len(self.rows))
+
+    def better(self, delta: float | None) -> bool | None:
+        """Whether a change is an improvement in this metric's direction (None: no change)."""
+        if not delta:
+            return None
+        return delta > 0 if self.direction == "higher" else delta < 0
+
+
+def build_board(ws: Workspace, db: Database, metric: str | None = None,
+                baseline: str | None = None, top: int = 0,
+                wheres: Sequence[Where] = ()) -> Board:
+    """Rank the runs matching `wheres` by `metric`; `top` > 0 keeps the first `top` rows."""
+    from expctl.ids import check_metric_name, check_run_id
+
+    settings = read_settings(ws)
+    wheres = queries.prepare(db, wheres)
+    metric = check_metric_name(metric or settings.board_metric or _default_metric(db, wheres))
+    if not queries.has_metric(db, metric):
+        known = queries.known_metrics(db)
+        raise BadInputError(
+            f"Unknown metric `{metric}`: no run has a value for it.",
+            hint=f"known metrics: {', '.join(known)}" if known else "no run has metrics yet; "
+            "see `expctl record` and `expctl import`",
+        )
+    direction = settings.direction(metric)
+    warnings: list[str] = []
+    base_id = baseline or settings.baseline
+    if base_id is not None:
+        check_run_id(base_id, "baseline run id")
+        if not queries.run_exists(db, base_id):
+            if baseline is not None:
+                raise NotFoundError(f"No baseline run `{base_id}`.", hint="see `expctl ls`")
+            warnings.append(f"baseline `{base_id}` from expctl.yaml is not a known run; "
+                            "no deltas shown")
+            base_id = None
+    base_value = queries.metric_value(db, base_id, metric) if base_id else None
+    if base_id and base_value is None:
+        warnings.append(f"baseline `{base_id}` has no {metric}; no deltas shown")
+
+    rows = [BoardRow(run_id, value) for run_id, value in
+            queries.ranked(db, metric, direction, wheres, top)]
+    _assign_ranks(rows)
+    if top:  # count what the cut hides; without --top everything is shown
+        full = len(rows) == top
+        ranked_total = queries.count_ranked(db, metric, wheres) if full else len(rows)
+        missing_ids = [] if full else queries.without_metric(db, metric, wheres, top - len(rows))
+        missing_total = queries.count_runs(db, wheres) - ranked_total
+    else:
+        ranked_total = len(rows)
+        missing_ids = queries.without_metric(db, metric, wheres)
+        missing_total = len(missing_ids)
+    _add_baseline_row(db, rows, missing_ids, metric, direction, wheres, base_id, base_value)
+    rows.extend(BoardRow(run_id, None, missing=True) for run_id in missing_ids)
+    for row in rows:
+        row.baseline = row.id == base_id
+        if row.value is not None and base_value is not None:
+            row.delta = row.value - base_value
+            row.delta_pct = row.delta / abs(base_value) * 100 if base_value else None
+
+    columns = list(settings.board_columns)
+    metric_cols = [c for c in columns if queries.has_metric(db, c, final_only=False)]
+    param_cols = [c for c in columns if c not in metric_cols]
+    values = queries.values_for(db, [r.id for r in rows], metric_cols, param_cols)
+    for row in rows:
+        row.extras = {c: values.get((row.id, c)) for c in columns}
+    return Board(metric, direction, settings.scale(metric), rows, columns,
+                 {c: settings.scale(c) for c in metric_cols}, base_id, base_value,
+                 ranked_total, missing_total, warnings)
+
+
+def _default_metric(db: Database, wheres: Sequence[Where]) -> str:
+    """The primary metric the matching runs' recipes name, when they agree on one."""
+    names = queries.primary_metrics(db, wheres)
+    if len(names) == 1:
+        return names[0]
+    known = queries.known_metrics(db)
+    listed = f"known metrics: {', '.join(known)}" if known else "no run has metrics yet"
+    if names:
+        raise BadInputError(f"The runs' recipes rank by different metrics ({', '.join(names)}).",
+                            hint="pass --metric NAME; " + listed)
+    raise BadInputError(
+        "No metric to rank by: none given, none in expctl.yaml and no recipe names a primary one.",
+        hint="pass --metric NAME or set leaderboard.metric in expctl.yaml; " + listed,
+    )
+
+
+def _assign_ranks(rows: list[BoardRow]) -> None:
+    """Competition ranks over rows sorted best first: equal values share the first rank."""
+    for i, row in enumerate(rows):
+        same = i > 0 and rows[i - 1].value == row.value
+        row.rank = rows[i - 1].rank if same else i + 1
+
+
+def _add_baseline_row(db: Database, rows: list[BoardRow], missing_ids: list[str], metric: str,
+                      direction: str, wheres: Sequence[Where], base_id: str | None,
+                      base_value: float | None) -> None:
+    """Show the baseline even when `--top` cut it off (if it matches the filters)."""
+    if base_id is None or any(r.id == base_id for r in rows) or base_id in missing_ids:
+        return
+    if not queries.matches(db, base_id, wheres):
+        return
+    if base_value is None:
+        missing_ids.append(base_id)
+        return
+    rank = queries.count_better(db, metric, direction, base_value, wheres) + 1
+    rows.append(BoardRow(base_id, base_value, rank=rank))

@@ -1,0 +1,136 @@
+"""The few settings the read path needs, read from expctl.yaml without pydantic.
+
+`ls` and `leaderboard` need the registry URL, the baseline, the leaderboard defaults and each
+metric's direction and scale. Validating all of expctl.yaml with pydantic costs about 0.1 s of
+start-up, a third of what `expctl ls` may take, so this module reads the file with the C YAML
+loader and accepts it only when every part it reads has exactly the expected shape. Anything
+else falls back to `Workspace.settings` (full validation), which reports the problem or accepts
+the file, so both paths always give the same answer; the fallback is only slower.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from expctl.workspace import LOWER_IS_BETTER_SUFFIXES, Workspace
+
+# Top-level keys of expctl.yaml. An unknown key sends the file to full validation, which names
+# it; a key added to the settings model later only costs that slower path until listed here.
+KNOWN_KEYS = frozenset({"launcher", "baseline", "leaderboard", "metrics", "registry", "slurm"})
+DIRECTIONS = ("higher", "lower")
+
+
+@dataclass(frozen=True)
+class ReadSettings:
+    """What the read path uses from expctl.yaml."""
+
+    registry: str | None = None
+    baseline: str | None = None
+    board_metric: str | None = None
+    board_columns: tuple[str, ...] = ()
+    directions: dict[str, str] = field(default_factory=dict)  # only metrics that set one
+    scales: dict[str, float] = field(default_factory=dict)
+
+    def direction(self, metric: str) -> str:
+        """'higher' or 'lower' is better: settings first, then the name (as Workspace does)."""
+        if metric in self.directions:
+            return self.directions[metric]
+        return "lower" if metric.lower().endswith(LOWER_IS_BETTER_SUFFIXES) else "higher"
+
+    def scale(self, metric: str) -> float:
+        return self.scales.get(metric, 1.0)
+
+
+_cache: dict[str, ReadSettings] = {}
+
+
+def read_settings(ws: Workspace) -> ReadSettings:
+    """The workspace's settings for the read path (cached per process)."""
+    key = str(ws.root)
+    if key not in _cache:
+        _cache[key] = _fast(ws) or _from_model(ws.settings)
+    return _cache[key]
+
+
+def registry_url(ws: Workspace) -> str:
+    """Workspace.registry_url without validating the whole settings file."""
+    url = os.environ.get("EXPCTL_REGISTRY_URL") or read_settings(ws).registry
+    return url or f"sqlite:///{ws.root / 'registry.db'}"
+
+
+def _fast(ws: Workspace) -> ReadSettings | None:
+    """Settings from a file of the expected shape, or None to ask the full validation."""
+    try:
+        text = ws.settings_path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return ReadSettings()
+    except OSError:
+        return None
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        data = yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader
+    except yaml.YAMLError:
+        return None
+    if data is None:
+        return ReadSettings()
+    if not isinstance(data, dict) or not set(data) <= KNOWN_KEYS:
+        return None
+    board = data.get("leaderboard", {})
+    metrics = data.get("metrics", {})
+    if not (
+        _opt_str(data.get("registry"))
+        and _opt_str(data.get("baseline"))
+        and isinstance(board, dict)
+        and set(board) <= {"metric", "columns"}
+        and _opt_str(board.get("metric"))
+        and _str_list(board.get("columns", []))
+        and isinstance(metrics, dict)
+        and all(isinstance(k, str) and _metric_spec(v) for k, v in metrics.items())
+    ):
+        return None
+    return ReadSettings(
+        registry=data.get("registry"),
+        baseline=data.get("baseline"),
+        board_metric=board.get("metric"),
+        board_columns=tuple(board.get("columns", [])),
+        directions={k: v["direction"] for k, v in metrics.items() if "direction" in v},
+        scales={k: float(v["scale"]) for k, v in metrics.items() if "scale" in v},
+    )
+
+
+def _from_model(settings: Any) -> ReadSettings:
+    return ReadSettings(
+        registry=settings.registry,
+        baseline=settings.baseline,
+        board_metric=settings.leaderboard.metric,
+        board_columns=tuple(settings.leaderboard.columns),
+        # Only fields written in expctl.yaml count, as in expctl.metrics.specs: a metric listed
+        # for its scale alone keeps the direction its name suggests.
+        directions={k: v.direction for k, v in settings.metrics.items()
+                    if "direction" in v.model_fields_set},
+        scales={k: v.scale for k, v in settings.metrics.items() if "scale" in v.model_fields_set},
+    )
+
+
+def _opt_str(value: Any) -> bool:
+    return value is None or isinstance(value, str)
+
+
+def _str_list(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+def _metric_spec(value: Any) -> bool:
+    if not isinstance(value, dict) or not set(value) <= {"direction", "scale", "label"}:
+        return False
+    scale = value.get("scale", 1.0)
+    return (
+        value.get("direction", "higher") in DIRECTIONS
+        and isinstance(scale, (int, float))
+        and not isinstance(scale, bool)
+        and _opt_str(value.get("label"))
+    )

@@ -1,0 +1,140 @@
+"""What the registry stores about a run folder, and how it follows the folders."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import registry_execute, registry_rows
+
+from expctl.registry import index_runs, refresh_statuses
+from expctl.registry.folders import param_value, summarize_series
+from expctl.registry.migrations import open_registry
+from expctl.runs import create_run, load_run, write_results
+from expctl.workspace import Workspace
+
+
+def query(ws_root: Path, sql: str) -> list[tuple]:
+    return registry_rows(ws_root, sql)  # SQLite, or PostgreSQL with --postgres
+
+
+@pytest.fixture
+def run_2k(workspace: Path):
+    ws = Workspace(workspace)
+    run = create_run(ws, "baseline_2k", hypothesis="more steps help")
+    index_runs(ws, [run.id])
+    return ws, run
+
+
+def test_run_row_holds_run_yaml_facts(run_2k) -> None:
+    ws, run = run_2k
+    row = query(ws.root, "SELECT id, recipe, status, steps, imported, primary_metric, git_sha,"
+                " git_branch, git_dirty, created FROM runs")
+    assert row == [("baseline_2k", "baseline", "created", 2000, 0, "small_map",
+                    run.info.git.sha, "main", 0, run.info.created)]
+    assert len(run.info.git.sha) == 40
+
+
+def test_params_are_flattened_with_numbers_where_numeric(run_2k) -> None:
+    ws, _ = run_2k
+    rows = dict((r[0], (r[1], r[2])) for r in
+                query(ws.root, "SELECT name, value_text, value_num FROM params"))
+    assert rows == {
+        "train.lr": ("0.001", 0.001),
+        "train.max_steps": ("2000", 2000.0),
+        "train.batch_size": ("8", 8.0),
+        "model.name": ("tiny", None),
+        "model.scales": ("[2,3,4]", None),
+    }
+
+
+def test_param_value_encoding() -> None:
+    assert param_value(True) == ("true", None)  # booleans are not numbers
+    assert param_value(None) == ("null", None)
+    assert param_value("007") == ("007", None)  # strings stay as written
+    assert param_value(0.1) == ("0.1", 0.1)
+    assert param_value(3) == ("3", 3.0)
+    assert param_value({"a": [1]}) == ('{"a":[1]}', None)
+
+
+def test_metrics_and_series_summaries(run_2k) -> None:
+    ws, run = run_2k
+    write_results(run, {"small_map": 0.17, "map": 0.34})
+    lines = [{"step": 0, "time": 1.0, "loss": 2.0, "small_map": 0.05},
+             {"step": 100, "time": 2.0, "loss": 0.5},
+             {"step": 200, "time": 3.0, "loss": 0.9, "small_map": 0.17, "note": "text"},
+             {"step": 300, "time": 4.0, "loss": float("nan"), "flag": True}]
+    text = "".join(json.dumps(x) + "\n" for x in lines) + '{"step": 400, "loss": 0.'  # torn
+    (run.path / "metrics.jsonl").write_text(text, encoding="utf-8")
+    index_runs(ws, [run.id])
+    rows = {r[0]: r[1:] for r in query(
+        ws.root, "SELECT name, value, last, last_step, min, min_step, max, max_step, count"
+        " FROM metrics")}
+    assert rows == {
+        "small_map": (0.17, 0.17, 200, 0.05, 0, 0.17, 200, 2),
+        "map": (0.34, None, None, None, None, None, None, None),
+        "loss": (None, 0.9, 200, 0.5, 100, 2.0, 0, 3),
+    }
+
+
+def test_series_without_steps_use_line_numbers(tmp_path: Path) -> None:
+    path = tmp_path / "m.jsonl"
+    path.write_text('{"acc": 0.1}\n{"acc": 0.3}\n{"acc": 0.2}\n', encoding="utf-8")
+    s = summarize_series(path)["acc"]
+    assert (s.last, s.last_step, s.max, s.max_step, s.min, s.min_step, s.count) == \
+        (0.2, 2, 0.3, 1, 0.1, 0, 3)
+
+
+def test_reindexing_a_run_replaces_its_rows(run_2k) -> None:
+    ws, run = run_2k
+    write_results(run, {"small_map": 0.17, "old_metric": 1.0})
+    index_runs(ws, [run.id])
+    (run.path / "experiment_results.json").write_text(
+        json.dumps({"run_id": run.id, "metrics": {"small_map": 0.2}}), encoding="utf-8")
+    config = run.path / "config.yaml"
+    config.write_text(config.read_text().replace("batch_size: 8", "batch_size: 16"))
+    index_runs(ws, [run.id])
+    assert query(ws.root, "SELECT name, value FROM metrics") == [("small_map", 0.2)]
+    assert query(ws.root, "SELECT value_num FROM params WHERE name = 'train.batch_size'") \
+        == [(16.0,)]
+    assert query(ws.root, "SELECT COUNT(*) FROM runs") == [(1,)]
+
+
+def test_a_deleted_folder_is_removed_from_the_index(run_2k) -> None:
+    import shutil
+
+    ws, run = run_2k
+    write_results(run, {"small_map": 0.17})
+    index_runs(ws, [run.id])
+    shutil.rmtree(run.path)
+    index_runs(ws, [run.id])
+    for table in ("runs", "params", "metrics"):
+        assert query(ws.root, f"SELECT COUNT(*) FROM {table}") == [(0,)]
+
+
+def test_volatile_status_is_derived_again(run_2k) -> None:
+    """A stored `running` that the files no longer support is corrected before listing."""
+    ws, run = run_2k
+    registry_execute(ws.root, "UPDATE runs SET status = 'running'")
+    with open_registry(ws) as db:
+        assert refresh_statuses(ws, db) == 1
+        assert refresh_statuses(ws, db) == 0  # nothing left to correct
+    assert query(ws.root, "SELECT status FROM runs") == [("created",)]
+
+
+def test_ls_shows_the_derived_status(run_2k, cli) -> None:
+    ws, _ = run_2k
+    registry_execute(ws.root, "UPDATE runs SET status = 'lost'")
+    code, out, err = cli("ls", "--status", "lost")
+    assert code == 0, err
+    assert out.splitlines()[1:] == []  # the header only: after the refresh no run is lost
+    assert "no runs match" in err
+    code, out, _ = cli("ls", "--format", "json")
+    assert [r["status"] for r in json.loads(out)] == ["created"]
+
+
+def test_index_reads_run_folder_truth_not_the_previous_row(run_2k) -> None:
+    ws, run = run_2k
+    info = load_run(ws, run.id).info
+    assert query(ws.root, "SELECT created FROM runs") == [(info.created,)]
