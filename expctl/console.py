@@ -83,6 +83,13 @@ def out(text: str = "") -> None:
     sys.stdout.flush()
 
 
+def passthrough(data: bytes) -> None:
+    """A child process's output on stdout exactly as it wrote it (progress bars and all)."""
+    sys.stdout.flush()
+    sys.stdout.buffer.write(data)
+    sys.stdout.buffer.flush()
+
+
 def print_json(data: Any) -> None:
     out(json.dumps(data, indent=2, default=str))
 

@@ -56,8 +56,11 @@ class ArtifactSpec(Strict):
     """Files a run leaves outside (or inside) its folder, gathered after a phase."""
 
     glob: list[str]  # patterns with {run_id}, {run_dir}, {steps}, {workspace} and params
-    pick: Literal["all", "newest", "highest_step", "from_log"] = "all"
-    log_regex: str | None = None  # pick=from_log: regex with a `path` group over stdout.log
+    # Which matches to take: all of them, the newest, the highest step in the name (step=N,
+    # step_N, stepN; then epoch), or the path the log printed. Default: highest_step for the
+    # artifact named `checkpoint` (it becomes checkpoints/final_model.ckpt), all otherwise.
+    pick: Literal["all", "newest", "highest_step", "from_log"] | None = None
+    log_regex: str | None = None  # pick=from_log: regex (group `path` or 1) over the phase's log
     dest: str | None = None  # sub-folder of the run folder; default by artifact name
     phase: Literal["train", "validate"] = "train"  # whose time window the files must fall in
     required: bool = False
@@ -68,9 +71,62 @@ class ArtifactSpec(Strict):
         return [v] if isinstance(v, str) else v
 
 
+_SLURM_WORD = re.compile(r"[A-Za-z0-9_.,:+=@%/-]+")  # a partition, account, qos, constraint
+_SLURM_MEM = re.compile(r"\d+[KMGT]?")
+_SLURM_TIME = re.compile(r"\d+(:\d+){0,2}|\d+-\d+(:\d+){0,2}")  # Slurm's --time forms
+
+
+class SlurmSpec(Strict):
+    """sbatch settings for `launch --slurm`. Unset keys (None) leave the cluster's default;
+    workspace settings give defaults and a recipe overrides them key by key."""
+
+    partition: str | None = None  # e.g. gpu; default: the cluster's default partition
+    account: str | None = None  # the project charged for the job
+    qos: str | None = None
+    constraint: str | None = None  # node features, e.g. a100
+    nodes: int | None = Field(None, ge=1)  # machines; above 1, srun starts the command on each
+    gpus_per_node: int | None = Field(None, ge=0)
+    cpus_per_task: int | None = Field(None, ge=1)  # CPU cores per node (one task per node)
+    mem: str | None = None  # memory per node: 64G, 500M, 0 (all of it)
+    time: str | None = None  # time limit: minutes, HH:MM:SS or D-HH:MM:SS
+    python: str | None = None  # interpreter on the compute nodes; default: the one running expctl
+    extra: list[str] = Field(default_factory=list)  # more #SBATCH options: --exclusive, --hold
+
+    @field_validator("partition", "account", "qos", "constraint")
+    @classmethod
+    def _one_word(cls, v: str | None) -> str | None:
+        if v is not None and not _SLURM_WORD.fullmatch(v):
+            raise ValueError("expected one word of letters, digits and `_.,:+=@%/-`")
+        return v
+
+    @field_validator("mem", mode="before")
+    @classmethod
+    def _memory(cls, v: Any) -> Any:
+        if v is not None and not (isinstance(v, (str, int)) and _SLURM_MEM.fullmatch(str(v))):
+            raise ValueError("expected a size like 64G, 500M or 0")
+        return None if v is None else str(v)
+
+    @field_validator("time", mode="before")
+    @classmethod
+    def _time_limit(cls, v: Any) -> Any:
+        if v is not None and not (isinstance(v, (str, int)) and _SLURM_TIME.fullmatch(str(v))):
+            raise ValueError("expected minutes, HH:MM:SS or D-HH:MM:SS")
+        return None if v is None else str(v)
+
+    @field_validator("extra")
+    @classmethod
+    def _options(cls, v: list[str]) -> list[str]:
+        for item in v:
+            if not item.startswith("-") or any(c in item for c in "\n\r\0"):
+                raise ValueError(f"`{item}`: expected one sbatch option per item, like --exclusive")
+        return v
+
+
 class MetricSpec(Strict):
-    direction: Literal["higher", "lower"] = "higher"
-    scale: float = 1.0  # display multiplier: 100 shows fractions as percent
+    # Unset fields fall back to the workspace's `metrics:` settings, then to the metric's name
+    # (see expctl.metrics.specs); None keeps them out of config.yaml so the fallback still works.
+    direction: Literal["higher", "lower"] | None = None
+    scale: float | None = None  # display multiplier: 100 shows fractions as percent
     label: str | None = None
 
 
@@ -79,8 +135,13 @@ class MetricSource(Strict):
 
     kind: Literal["jsonl", "tensorboard", "json", "regex", "coco", "lightning"]
     path: str  # file or glob, relative to the run folder unless absolute; placeholders allowed
-    metrics: dict[str, str] = Field(default_factory=dict)  # metric name -> field/tag/key/regex
+    # metric name -> field/tag/key/regex; for coco and lightning: -> the preset's name for it
+    # (empty: every metric the preset finds, under its own name)
+    metrics: dict[str, str] = Field(default_factory=dict)
     reduce: Literal["last", "best", "min", "max"] = "last"  # jsonl/tensorboard series
+    by: str | None = None  # jsonl: pick one record by this metric, read all metrics from it
+    # coco: metric name -> class ids (0-based order of the per-class blocks) whose AP is averaged
+    groups: dict[str, list[int]] = Field(default_factory=dict)
 
 
 class MetricsSpec(Strict):
@@ -105,7 +166,7 @@ class Recipe(Strict):
     artifacts: dict[str, ArtifactSpec] = Field(default_factory=dict)
     metrics: MetricsSpec = Field(default_factory=MetricsSpec)
     criteria: dict[str, str] = Field(default_factory=dict)  # metric -> ">= 0.20", "< 2.2"
-    slurm: dict[str, Any] = Field(default_factory=dict)  # sbatch settings (launchers/slurm)
+    slurm: SlurmSpec = Field(default_factory=SlurmSpec)  # sbatch settings (launchers/slurm)
 
     def steps(self) -> int | None:
         """The planned number of steps, when the recipe says which param holds it."""
@@ -147,7 +208,8 @@ def load_raw(ws: Workspace, name: str, _chain: tuple[str, ...] = ()) -> dict:
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise BadInputError(f"{path}: a recipe must be a mapping of keys, not {type(data).__name__}.")
+        kind = type(data).__name__
+        raise BadInputError(f"{path}: a recipe must be a mapping of keys, not {kind}.")
     validate(Recipe, data, str(path))  # each file on its own, so errors name the right file
     parents = data.get("extends") or []
     merged: dict = {}
@@ -216,7 +278,8 @@ def apply_override(raw: dict, text: str) -> None:
     else:
         known = list(flatten(params))
         close = difflib.get_close_matches(key, known, n=3, cutoff=0.5)
-        hint = f"closest keys: {', '.join(close)}" if close else "known keys: " + ", ".join(known[:8])
+        shown = close or known[:8]
+        hint = ("closest keys: " if close else "known keys: ") + ", ".join(shown)
         raise BadInputError(
             f"Unknown key `{key}` in --set {text}.",
             hint=hint + f"; write +{key}=... to add a new key",
@@ -318,7 +381,8 @@ def render_value(value: Any) -> str:
     """A param value as one argv item: strings as is, everything else as YAML flow."""
     if isinstance(value, str):
         return value
-    return yaml.safe_dump(value, default_flow_style=True, width=10**6).strip().removesuffix("...").strip()
+    text = yaml.safe_dump(value, default_flow_style=True, width=10**6).strip()
+    return text.removesuffix("...").strip()  # scalars are dumped as documents ending in ...
 
 
 def render_command(template: Command, params: dict, context: dict[str, Any]) -> list[str]:

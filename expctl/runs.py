@@ -125,7 +125,9 @@ def resolve_run_id(ws: Workspace, run_id: str | None) -> str:
         return check_run_id(run_id)
     current = ws.current_run()
     if not current:
-        raise BadInputError("No run given and no current run.", hint="pass RUN, or create one with `expctl new`")
+        raise BadInputError(
+            "No run given and no current run.", hint="pass RUN, or create one with `expctl new`"
+        )
     return current
 
 
@@ -154,7 +156,9 @@ def create_run(
 
     check_run_id(run_id)
     if (ws.runs_dir / run_id).exists():
-        raise ConflictError(f"Run `{run_id}` already exists.", hint="pick another id, or see `expctl show`")
+        raise ConflictError(
+            f"Run `{run_id}` already exists.", hint="pick another id, or see `expctl show`"
+        )
     steps = None
     if recipe_name is None:
         recipe_name, steps = recipe_for_run_id(ws, run_id)
@@ -187,13 +191,13 @@ def create_run(
         write_yaml(tmp / CONFIG_FILE, config)
         write_yaml(tmp / RUN_FILE, info.model_dump(mode="json"))
         if git.patch:
-            write_text_atomic(tmp / "git.patch", git.patch if git.patch.endswith("\n") else git.patch + "\n")
+            write_text_atomic(tmp / "git.patch", git.patch.rstrip("\n") + "\n")
         if git.untracked:
             write_text_atomic(tmp / "untracked.txt", "\n".join(git.untracked) + "\n")
         write_text_atomic(tmp / "environment.txt", environment_text())
         write_text_atomic(tmp / HYPOTHESIS_FILE, hypothesis_text(run_id, recipe, info))
         os.rename(tmp, ws.runs_dir / run_id)  # fails if the id appeared meanwhile
-    except OSError as exc:
+    except OSError:
         shutil.rmtree(tmp, ignore_errors=True)
         if (ws.runs_dir / run_id).exists():
             raise ConflictError(f"Run `{run_id}` already exists.") from None
@@ -206,14 +210,15 @@ def create_run(
 
 def hypothesis_text(run_id: str, recipe: Any, info: RunInfo) -> str:
     """The documentation template a researcher fills in (USERS.md's standard)."""
-    criteria = "\n".join(f"- {k} {v}" for k, v in recipe.criteria.items()) or "- (none in the recipe)"
+    criteria = "\n".join(f"- {k} {v}" for k, v in recipe.criteria.items())
+    criteria = criteria or "- (none in the recipe)"
     changes = "\n".join(f"  - `{o}`" for o in info.overrides) or "  - none (recipe defaults)"
-    git = (
-        f"{info.git.sha[:12] if info.git.sha else '(no commit)'} on {info.git.branch or 'detached HEAD'}"
-        + (", with uncommitted changes (git.patch)" if info.git.dirty else "")
-        if info.git.available
-        else f"no git ({info.git.reason})"
-    )
+    if info.git.available:
+        sha = info.git.sha[:12] if info.git.sha else "(no commit)"
+        git = f"{sha} on {info.git.branch or 'detached HEAD'}"
+        git += ", with uncommitted changes (git.patch)" if info.git.dirty else ""
+    else:
+        git = f"no git ({info.git.reason})"
     return f"""# {run_id}
 
 ## Hypothesis
@@ -238,7 +243,7 @@ def hypothesis_text(run_id: str, recipe: Any, info: RunInfo) -> str:
 
 
 def write_results(run: Run, metrics: dict[str, float], **extra: Any) -> Results:
-    """Merge final metrics into experiment_results.json (existing values are kept unless replaced)."""
+    """Merge final metrics into experiment_results.json (other values stay unless replaced)."""
     current = run.results()
     data = current.model_dump() if current else {"run_id": run.id}
     data["metrics"] = {**data.get("metrics", {}), **metrics}

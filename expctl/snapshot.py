@@ -53,7 +53,8 @@ def git_snapshot(folder: Path, exclude: tuple[Path, ...] = ()) -> GitSnapshot:
     if sha:
         patch = repo.git.diff("HEAD", "--binary", *pathspec)
     else:
-        patch = repo.git.diff("--cached", "--binary", *pathspec) + repo.git.diff("--binary", *pathspec)
+        staged = repo.git.diff("--cached", "--binary", *pathspec)
+        patch = staged + repo.git.diff("--binary", *pathspec)
     untracked = [u for u in repo.untracked_files if not u.startswith(tuple(skipped))]
     dirty = bool(patch.strip())
     return GitSnapshot(True, sha, branch, dirty, patch, untracked, str(root))
@@ -68,7 +69,7 @@ def _inside(path: Path, root: Path) -> bool:
 
 
 def environment_text() -> str:
-    """Python, platform, installed packages, torch/CUDA versions and GPUs, without importing torch."""
+    """Python, platform, packages, torch/CUDA versions and GPUs, without importing torch."""
     from importlib import metadata
 
     lines = [

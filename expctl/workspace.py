@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from expctl.errors import BadInputError, NotFoundError
+from expctl.errors import NotFoundError
 
 SETTINGS_FILE = "expctl.yaml"
 STATE_DIR = ".expctl"  # machine-local state (current run); git-ignored
@@ -54,6 +54,8 @@ def _settings_models():
     """Built lazily: pydantic is not imported on the CLI's start-up path."""
     from pydantic import Field
 
+    from expctl.recipes import SlurmSpec
+
     Strict = _model_base()
 
     class MetricSetting(Strict):
@@ -71,12 +73,17 @@ def _settings_models():
         leaderboard: LeaderboardSetting = Field(default_factory=LeaderboardSetting)
         metrics: dict[str, MetricSetting] = Field(default_factory=dict)
         registry: str | None = None
-        slurm: dict[str, Any] = Field(default_factory=dict)  # defaults for sbatch, see launchers
+        slurm: SlurmSpec = Field(default_factory=SlurmSpec)  # sbatch defaults for every recipe
 
     return Settings, MetricSetting
 
 
 LOWER_IS_BETTER_SUFFIXES = ("loss", "error", "err", "rmse", "mae", "mse", "gap", "time", "latency")
+
+
+def direction_by_name(metric: str) -> str:
+    """The direction a metric's name suggests: loss, error, rmse, gap... are lower-is-better."""
+    return "lower" if metric.lower().endswith(LOWER_IS_BETTER_SUFFIXES) else "higher"
 
 
 @dataclass
@@ -121,9 +128,10 @@ class Workspace:
     def direction(self, metric: str) -> str:
         """'higher' or 'lower' is better for `metric`: settings first, then its name."""
         spec = self.settings.metrics.get(metric)
-        if spec is not None:
+        # Only a direction written in expctl.yaml counts; `{scale: 100}` alone keeps the name's.
+        if spec is not None and "direction" in spec.model_fields_set:
             return spec.direction
-        return "lower" if metric.lower().endswith(LOWER_IS_BETTER_SUFFIXES) else "higher"
+        return direction_by_name(metric)
 
     def scale(self, metric: str) -> float:
         spec = self.settings.metrics.get(metric)
@@ -203,9 +211,3 @@ def init_workspace(root: Path) -> tuple[Workspace, list[str]]:
             f.write(prefix + header + "\n".join(missing) + "\n")
         created.append(".gitignore entries: " + ", ".join(missing))
     return Workspace(root), created
-
-
-def check_known_launcher(name: str) -> str:
-    if name not in LAUNCHERS:
-        raise BadInputError(f"Unknown launcher `{name}`.", hint=f"use one of {', '.join(LAUNCHERS)}")
-    return name

@@ -121,3 +121,13 @@ def test_bad_settings_file_is_reported_by_ls(workspace: Path, cli) -> None:
     code, _, err = cli("leaderboard", "--metric", "map")
     assert code == ExitCode.BAD_INPUT
     assert "metrics.map.direction" in err.splitlines()[0]
+
+
+def test_new_with_a_corrupt_registry_creates_nothing(workspace: Path, cli, snapshot) -> None:
+    (workspace / "registry.db").write_bytes(b"not a database" * 100)
+    before = snapshot(workspace)
+    code, out, err = cli("new", "baseline_1k")
+    assert code == ExitCode.REGISTRY
+    assert "not an SQLite database" in err and "expctl reindex" in err
+    assert "Traceback" not in err
+    assert snapshot(workspace) == before

@@ -9,8 +9,8 @@ import pytest
 from expctl.errors import BadInputError, NotFoundError
 from expctl.recipes import (
     apply_override,
-    load_recipe,
     list_recipes,
+    load_recipe,
     parse_steps,
     recipe_for_run_id,
     render_command,

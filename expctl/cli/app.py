@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -26,7 +25,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-_state: dict[str, Optional[str]] = {"workspace": None}
+_state: dict[str, str | None] = {"workspace": None}
 
 
 def _version(value: bool) -> None:
@@ -39,7 +38,7 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _global(
-    workspace: Optional[Path] = typer.Option(
+    workspace: Path | None = typer.Option(
         None, "--workspace", "-C", help="Workspace folder (default: EXPCTL_WORKSPACE, or the "
         "nearest folder upwards with expctl.yaml).", show_default=False,
     ),
@@ -57,7 +56,7 @@ def get_workspace():
     return find_workspace(_state["workspace"])
 
 
-def explicit_workspace() -> Optional[str]:
+def explicit_workspace() -> str | None:
     return _state["workspace"] or os.environ.get("EXPCTL_WORKSPACE")
 
 

@@ -88,17 +88,6 @@ def _load(run_id: str | None):
     return load_run(ws, resolve_run_id(ws, run_id))
 
 
-def duration(seconds: float | None) -> str:
-    """1h02m03s, 4m05s, 12.3s."""
-    if seconds is None:
-        return ""
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    minutes, secs = divmod(int(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m{secs:02d}s" if hours else f"{minutes}m{secs:02d}s"
-
-
 @app.command()
 def status(
     run_id: str | None = typer.Argument(None, help="Run id (default: the current run)."),
@@ -109,7 +98,7 @@ def status(
 
     from expctl import console
     from expctl.cli.app import check_format
-    from expctl.launchers.status import derive_status, status_text
+    from expctl.launchers.status import derive_status, duration, status_text
 
     check_format(fmt, ("table", "json"))
     run = _load(run_id)
@@ -290,6 +279,8 @@ def _watch_text(st) -> str:
         value = st.metrics[name]
         parts.append(f"{name}={value:.4g}" if isinstance(value, float) else f"{name}={value}")
     if st.eta_s is not None:
+        from expctl.launchers.status import duration
+
         parts.append(f"eta {duration(st.eta_s)}")
     if st.state != "running":
         parts.append(st.state)

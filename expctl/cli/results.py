@@ -40,9 +40,9 @@ def ls_cmd(
     if fmt == "json":
         console.print_json([_ls_json(r) for r in rows])
     else:
-        columns = ["id", "recipe", "status", "created", "steps", "primary", *LIVE_COLUMNS]
+        columns = ["id", "recipe", "status", "created", "steps", "primary"]
         table = [[r.id, r.recipe or "", _status_cell(ws, r), _short_time(r.created),
-                  "" if r.steps is None else r.steps, _primary(r, settings), *_live_values(r)]
+                  "" if r.steps is None else r.steps, _primary(r, settings)]
                  for r in rows]
         console.table(columns, table, fmt, right_align=("steps",))
     if total > len(rows):
@@ -52,18 +52,10 @@ def ls_cmd(
                      "`expctl new` or bring results with `expctl import`")
 
 
-# Live columns for running runs (elapsed, ETA, last step) belong here: computed from the run
-# folders of the rows shown (at most --limit of them), never stored in the registry.
-LIVE_COLUMNS: list[str] = []
-
-
-def _live_values(row) -> list[str]:
-    return []
-
-
 def _status_cell(ws, row):
-    """A running run's status as its launcher sees it now (`running 1.2k/100k`, or Slurm's
-    `PENDING (Priority)` / `RUNNING on gpu07`); any other run's as indexed."""
+    """A running run's status as its launcher sees it now, with progress, elapsed time, ETA
+    and loss (`running 1.2k/100k · 4m05s elapsed · eta 2h10m · loss 0.31`, or Slurm's
+    `PENDING (Priority)`), read from its folder; any other run's as indexed."""
     if row.status != "running":
         return row.status
     from expctl.errors import ExpctlError

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 
@@ -12,7 +11,7 @@ from expctl.cli.app import app, get_workspace
 
 @app.command()
 def init(
-    directory: Optional[Path] = typer.Argument(
+    directory: Path | None = typer.Argument(
         None, help="Folder to make a workspace (default: the -C folder, else here).",
         show_default=False,
     ),
@@ -25,28 +24,40 @@ def init(
     ws, created = init_workspace(directory or Path(explicit_workspace() or "."))
     for item in created:
         console.info(f"created {item}")
-    console.success(f"workspace ready at {ws.root}" if created else f"{ws.root} is already a workspace")
+    done = f"workspace ready at {ws.root}" if created else f"{ws.root} is already a workspace"
+    console.success(done)
 
 
 @app.command()
 def new(
     run_id: str = typer.Argument(..., help="Run id, e.g. 3scale_sizeaware_100k: {recipe}_{steps} "
                                  "picks the recipe by longest prefix and sets its steps."),
-    recipe: Optional[str] = typer.Option(None, "--recipe", "-r", help="Recipe to use (default: from the run id)."),
-    sets: List[str] = typer.Option([], "--set", "-s", help="Override key.path=value (repeatable); "
+    recipe: str | None = typer.Option(
+        None, "--recipe", "-r", help="Recipe to use (default: from the run id)."
+    ),
+    sets: list[str] = typer.Option([], "--set", "-s", help="Override key.path=value (repeatable); "
                                    "+key.path=value adds a new key."),
-    hypothesis: Optional[str] = typer.Option(None, "--hypothesis", help="What this run tests (goes into experiment_hypothesis.md)."),
+    hypothesis: str | None = typer.Option(
+        None, "--hypothesis", help="What this run tests (goes into experiment_hypothesis.md)."
+    ),
 ) -> None:
     """Create a run folder with its resolved config and git/environment snapshot, register it,
     and make it the current run."""
     from expctl import console
+    import shutil
+
+    from expctl.errors import RegistryError
     from expctl.registry import index_runs
     from expctl.runs import create_run
 
     ws = get_workspace()
-    run = create_run(ws, run_id, recipe, sets, hypothesis)
+    run = create_run(ws, run_id, recipe, sets, hypothesis)  # bad input: nothing is created
+    try:
+        index_runs(ws, [run.id])
+    except RegistryError:
+        shutil.rmtree(run.path)  # only what this command just made: a refused `new` leaves no trace
+        raise
     ws.set_current_run(run.id)
-    index_runs(ws, [run.id])
     git = run.info.git
     state = (f"git {git.sha[:10]}{' (dirty)' if git.dirty else ''}" if git.available and git.sha
              else "git: no commit yet" if git.available else f"no git ({git.reason})")

@@ -47,6 +47,7 @@ ENDED_AS = {"COMPLETED": ("finished", None), "FAILED": ("failed", None),
             "PREEMPTED": ("killed", "SIGTERM"), "DEADLINE": ("killed", "SIGTERM"),
             "OUT_OF_MEMORY": ("killed", "SIGKILL"), "NODE_FAIL": ("lost", None),
             "BOOT_FAIL": ("lost", None), "REVOKED": ("lost", None)}
+NOT_STARTED = frozenset({"PENDING", "CONFIGURING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED"})
 SUBMIT_GRACE_S = 30.0  # a job Slurm does not know yet, this soon after sbatch, is "running"
 STOP_WAIT_S = 120.0  # after scancel: KillWait (30 s by default) and the record's writing
 MAIN_PORT_BASE = 29500  # accelerate's rendezvous port: this plus the job id modulo 2000
@@ -179,7 +180,7 @@ class SlurmJob:
     reason: str | None = None
     exit_code: int | None = None
     signal: str | None = None
-    source: str = "squeue"  # squeue, sacct, exit-file, none
+    source: str = "squeue"  # squeue, sacct, or none (Slurm does not know it, or cannot say)
 
     @property
     def active(self) -> bool:
@@ -188,7 +189,15 @@ class SlurmJob:
 
 def query_job(job_id: str, name: str | None = None) -> SlurmJob:
     """squeue while Slurm holds the job, then sacct (accounting, or `sacct -c`). A job whose
-    name is not `name` is another job that reuses the id (a new cluster): not ours."""
+    name is not `name` is another job that reuses the id (a new cluster): not ours. Without
+    Slurm's commands or controller the state is UNKNOWN, with the reason."""
+    try:
+        return _query_job(job_id, name)
+    except ExpctlError as exc:
+        return SlurmJob(job_id, "UNKNOWN", reason=exc.message, source="none")
+
+
+def _query_job(job_id: str, name: str | None) -> SlurmJob:
     result = _run(["squeue", "-h", "-j", job_id, "--states=all", "-o", "%T|%N|%r|%j"])
     line = result.stdout.strip().splitlines()[-1:] if result.returncode == 0 else []
     if line:
@@ -245,8 +254,10 @@ def slurm_view(run_dir: Path, launch: dict[str, Any], record: dict[str, Any] | N
     """The job's state for status.py when the supervisor has not recorded an end: the
     JobStatus fields to set (state, exit_code, signal, ended, slurm_state, node, reason)."""
     job_id = str(launch.get("session") or "")
-    if not job_id.isdigit():  # submitted a moment ago: the id is being written
-        return {"state": "running", "slurm_state": "SUBMITTING"}
+    launched = parse_iso(launch.get("launched")) or 0.0
+    recently = time.time() - launched < SUBMIT_GRACE_S
+    if not job_id.isdigit():  # being submitted; long after, sbatch must have failed
+        return {"state": "running" if recently else "lost", "slurm_state": "SUBMITTING"}
     job = query_job(job_id, launch.get("run_id"))
     view: dict[str, Any] = {"slurm_state": job.state, "node": job.node, "reason": job.reason}
     if job.active:
@@ -263,8 +274,6 @@ def slurm_view(run_dir: Path, launch: dict[str, Any], record: dict[str, Any] | N
                 "signal": job.signal or signal}
     if job.state == "UNKNOWN" and job.source == "none" and job.reason:
         return {**view, "state": "running"}  # the controller does not answer: we cannot tell
-    launched = parse_iso(launch.get("launched")) or 0.0
-    recently = time.time() - launched < SUBMIT_GRACE_S
     return {**view, "state": "running" if recently and record is None else "lost"}
 
 
@@ -290,7 +299,7 @@ def stop_job(run: Any, force: bool = False, grace: float = 30.0,
         notify(f"sent SIGINT to Slurm job {job_id} of run {run.id}; waiting up to {grace:g}s")
         if _wait_ended(run, grace):
             return derive_status(run)
-    was_pending = status.slurm_state != "RUNNING"
+    was_pending = status.slurm_state in NOT_STARTED
     _scancel([job_id])
     notify(f"cancelled Slurm job {job_id} of run {run.id}; waiting for it to end")
     if not _wait_ended(run, STOP_WAIT_S):
@@ -381,7 +390,7 @@ class SlurmLauncher:
             return type(command)(argv, command.cwd, env)
         cpus = [f"--cpus-per-task={spec.cpus_per_task}"] if spec.cpus_per_task else []
         srun = ["srun", f"--nodes={nodes}", f"--ntasks={nodes}", "--ntasks-per-node=1",
-                *cpus, "--kill-on-bad-exit=1", "--export=ALL"]
+                *cpus, "--kill-on-bad-exit=1", "--unbuffered", "--export=ALL"]
         return type(command)([*srun, *argv], command.cwd, env)
 
 

@@ -165,6 +165,17 @@ def short_count(n: int) -> str:
     return str(n)
 
 
+def duration(seconds: float | None) -> str:
+    """1h02m03s, 4m05s, 12.3s."""
+    if seconds is None:
+        return ""
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m{secs:02d}s" if hours else f"{minutes}m{secs:02d}s"
+
+
 def status_text(status: JobStatus) -> str:
     """`running 1.2k/100k`, `failed (3)`, `killed (SIGINT)`, `finished`, ...; a Slurm job
     that has not ended: `PENDING (Priority)`, `RUNNING on gpu07 1.2k/100k`."""
@@ -199,6 +210,19 @@ def status_cell(run: Any):
     if run.info.imported:
         return Cell("imported", STYLES["imported"])
     status = derive_status(run, tail_bytes=0)
-    if status.state == "running":  # only a running job's step is shown: read a small tail
+    text = status_text(status)
+    if status.state == "running":  # only a running job's progress is shown: read a small tail
         _add_progress(status, run.path / METRICS_FILE, 4096)
-    return Cell(status_text(status), STYLES.get(status.state, ""))
+        text = " · ".join(part for part in (
+            status_text(status),
+            f"{duration(status.elapsed_s)} elapsed" if status.elapsed_s is not None else "",
+            f"eta {duration(status.eta_s)}" if status.eta_s is not None else "",
+            _latest_loss(status.metrics),
+        ) if part)
+    return Cell(text, STYLES.get(status.state, ""))
+
+
+def _latest_loss(metrics: dict[str, Any]) -> str:
+    """`loss 0.312` when the job logs a loss: the number people glance at in a listing."""
+    value = metrics.get("loss")
+    return f"loss {value:.4g}" if isinstance(value, (int, float)) else ""

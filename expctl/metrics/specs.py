@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from expctl.recipes import Recipe
-from expctl.workspace import LOWER_IS_BETTER_SUFFIXES, Workspace
+from expctl.workspace import Workspace, direction_by_name
 
 
 @dataclass(frozen=True)
@@ -48,11 +48,6 @@ class MetricStyle:
         return delta > 0 if self.direction == "higher" else delta < 0
 
 
-def by_name(name: str) -> str:
-    """The direction a metric's name suggests: loss, error, rmse, gap... are lower-is-better."""
-    return "lower" if name.lower().endswith(LOWER_IS_BETTER_SUFFIXES) else "higher"
-
-
 def metric_style(ws: Workspace, recipe: Recipe | None, name: str) -> MetricStyle:
     """The metric's style, field by field: recipe spec, workspace setting, name heuristics."""
     recipe_spec = recipe.metrics.specs.get(name) if recipe is not None else None
@@ -68,7 +63,7 @@ def metric_style(ws: Workspace, recipe: Recipe | None, name: str) -> MetricStyle
 
     return MetricStyle(
         name=name,
-        direction=pick("direction", by_name(name)),
+        direction=pick("direction", direction_by_name(name)),
         scale=pick("scale", 1.0),
         label=pick("label", None),
     )

@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from expctl.workspace import LOWER_IS_BETTER_SUFFIXES, Workspace
+from expctl.workspace import Workspace, direction_by_name
 
 # Top-level keys of expctl.yaml. An unknown key sends the file to full validation, which names
 # it; a key added to the settings model later only costs that slower path until listed here.
@@ -37,7 +37,7 @@ class ReadSettings:
         """'higher' or 'lower' is better: settings first, then the name (as Workspace does)."""
         if metric in self.directions:
             return self.directions[metric]
-        return "lower" if metric.lower().endswith(LOWER_IS_BETTER_SUFFIXES) else "higher"
+        return direction_by_name(metric)
 
     def scale(self, metric: str) -> float:
         return self.scales.get(metric, 1.0)
