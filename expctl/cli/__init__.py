@@ -1,11 +1,19 @@
 """expctl's command line. `main` maps ExpctlError to one line on stderr and its exit code."""
+# isort: skip_file
 
 from __future__ import annotations
 
 import os
 import sys
 
-from expctl.cli import board, git_cmds, jobs, phases, results, runs  # noqa: F401 - registers commands
+# Importing the command modules registers their commands, in the order `--help` lists them:
+# the experiment cycle's.
+from expctl.cli import runs  # noqa: F401
+from expctl.cli import jobs  # noqa: F401
+from expctl.cli import phases  # noqa: F401
+from expctl.cli import results  # noqa: F401
+from expctl.cli import board  # noqa: F401
+from expctl.cli import git_cmds  # noqa: F401
 from expctl.cli.app import app
 
 
