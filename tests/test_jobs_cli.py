@@ -34,7 +34,8 @@ def test_status_shows_progress_eta_and_latest_metrics(jkit):
     assert st["metrics"] == {"loss": 0.2, "acc": 0.05} and st["eta_s"] > 0
     cell = status_cell(load_run(jkit.ws, "m_100"))
     assert cell.style == "cyan"
-    assert re.fullmatch(r"running 50/100 · [\d.]+\S* elapsed · eta [\d.]+\S* · loss 0\.2", cell.text)
+    shape = r"running 50/100 · [\d.]+\S* elapsed · eta [\d.]+\S* · loss 0\.2"
+    assert re.fullmatch(shape, cell.text)
     jkit.cli("stop", "m_100", "--grace", "5")
 
 

@@ -43,9 +43,9 @@ def new(
 ) -> None:
     """Create a run folder with its resolved config and git/environment snapshot, register it,
     and make it the current run."""
-    from expctl import console
     import shutil
 
+    from expctl import console
     from expctl.errors import RegistryError
     from expctl.registry import index_runs
     from expctl.runs import create_run
