@@ -15,10 +15,11 @@ $(BIN)/python:
 
 $(VENV)/.installed: pyproject.toml $(BIN)/python
 	$(BIN)/pip install -q "$(TORCH_SPEC)"
-	$(BIN)/pip install -q -e ".[example,dev]"
+	$(BIN)/pip install -q -e ".[example,dev,postgres]"
 	touch $@
 
 install: system-deps $(VENV)/.installed
+	@echo "environment ready: $(VENV) (reused when up to date; delete it to reinstall)"
 
 # screen and tmux are real dependencies of the launchers; install them where apt is available.
 system-deps:
@@ -35,6 +36,10 @@ test: install
 
 bench: install
 	$(BIN)/python bench/run.py
+
+# The built-in example through two full experiment cycles, then the leaderboard.
+demo: install
+	scripts/demo.sh
 
 lint: install
 	$(BIN)/ruff check .

@@ -330,10 +330,11 @@ def _wait_ended(run: Any, wait_s: float) -> bool:
 
 
 def _write_exit(run_dir: Path, job_id: str, code: int, signal: str | None) -> None:
+    """The batch script's record, for a job cancelled before it ran (so on no node)."""
     path = exit_file(run_dir, job_id)
     path.parent.mkdir(parents=True, exist_ok=True)
     write_json_atomic(path, {"job_id": job_id, "exit_code": code, "signal": signal,
-                             "ended": now_iso(), "host": socket.gethostname()})
+                             "ended": now_iso(), "host": None})
 
 
 # --- the launcher --------------------------------------------------------------------------------
