@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -83,3 +84,33 @@ def test_slurm_phases_behave_as_with_screen(tmp_path: Path, slurm_conf: str) -> 
     # Both ran the training once, in their own workspace.
     for launcher in ("screen", "slurm"):
         assert (tmp_path / f"{launcher}-starts.txt").read_text().split() == ["hydra_6"]
+
+
+def test_cycle_and_validate_with_the_slurm_flag(tmp_path: Path, slurm_conf: str) -> None:  # noqa: F811
+    """`cycle --slurm` trains as a Slurm job; `validate --slurm` validates as one."""
+    root = tmp_path / "ws"
+    root.mkdir()
+    make_workspace(root, {"hydra": hydra_recipe(tmp_path / "starts.txt")})
+    env = child_env(SLURM_CONF=slurm_conf)
+    out = expctl(root, env, "cycle", "hydra_6", "--slurm")
+    assert "cycle of hydra_6 complete" in out
+    run = root / "runs" / "hydra_6"
+    launch = json.loads((run / "launch.json").read_text())
+    assert launch["launcher"] == "slurm"
+    assert json.loads((run / "experiment_results.json").read_text())["metrics"]
+    out = expctl(root, env, "validate", "hydra_6", "--slurm")
+    job = re.search(r"validating hydra_6 as slurm job (\d+)", out)
+    assert job, out
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:  # poll until the job has left the queue
+        queue = subprocess.run(["squeue", "-h", "-j", job.group(1), "-o", "%T"], env=env,
+                               capture_output=True, text=True)
+        if not queue.stdout.strip():
+            break
+        time.sleep(0.2)
+    else:
+        pytest.fail(f"slurm job {job.group(1)} still queued: {queue.stdout}")
+    record = json.loads((run / "validation_results" / "validation.json").read_text())
+    assert record["exit_code"] == 0 and record["ended"], record
+    exit_file = run / "training_logs" / f"slurm-{job.group(1)}.exit.json"  # the batch script's
+    assert exit_file.is_file(), sorted(p.name for p in (run / "training_logs").iterdir())

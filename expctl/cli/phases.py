@@ -11,13 +11,16 @@ from expctl.cli.app import app, check_format, get_workspace
 RUN_HELP = "Run id (default: the current run)."
 
 
-def launcher_flag(screen: bool, tmux: bool, local: bool) -> str | None:
-    """The one launcher chosen by --screen/--tmux/--local, or None."""
+def launcher_flag(screen: bool, tmux: bool, local: bool, slurm: bool = False) -> str | None:
+    """The one launcher chosen by --screen/--tmux/--local/--slurm, or None."""
     from expctl.errors import BadInputError
 
-    chosen = [n for n, on in (("screen", screen), ("tmux", tmux), ("local", local)) if on]
+    flags = (("screen", screen), ("tmux", tmux), ("local", local), ("slurm", slurm))
+    chosen = [name for name, on in flags if on]
     if len(chosen) > 1:
-        raise BadInputError(f"Choose one of --screen, --tmux, --local (got {', '.join(chosen)}).")
+        raise BadInputError(
+            f"Choose one of --screen, --tmux, --local, --slurm (got {', '.join(chosen)})."
+        )
     return chosen[0] if chosen else None
 
 
@@ -94,6 +97,7 @@ def validate_cmd(
     screen: bool = typer.Option(False, "--screen", help="Run it detached in a screen session."),
     tmux: bool = typer.Option(False, "--tmux", help="Run it detached in a tmux session."),
     local: bool = typer.Option(False, "--local", help="Run it as a background process."),
+    slurm: bool = typer.Option(False, "--slurm", help="Run it as a Slurm batch job."),
 ) -> None:
     """Run the recipe's validation command on the gathered checkpoint (in the foreground unless
     a launcher is given), log its output and exit code, then gather and record."""
@@ -102,12 +106,13 @@ def validate_cmd(
 
     ws = get_workspace()
     run = load_run(ws, resolve_run_id(ws, run_id))
-    chosen = launcher_flag(screen, tmux, local)
+    chosen = launcher_flag(screen, tmux, local, slurm)
     if chosen:
         from expctl.validate import VALIDATION_LOG, start_detached
 
         session = start_detached(ws, run, chosen)
-        where = f"in {chosen} session {session}" if session else "as a background process"
+        where = (f"as slurm job {session}" if chosen == "slurm" and session
+                 else f"in {chosen} session {session}" if session else "as a background process")
         console.success(f"validating {run.id} {where}; output in {run.path / VALIDATION_LOG}")
         return
     from expctl.gather import gather
@@ -133,6 +138,7 @@ def cycle_cmd(
     tmux: bool = typer.Option(False, "--tmux", help="Train (or cycle) in a tmux session."),
     local: bool = typer.Option(False, "--local", help="Train (or cycle) as a background "
                                "process."),
+    slurm: bool = typer.Option(False, "--slurm", help="Train (or cycle) as a Slurm batch job."),
     commit: bool = typer.Option(False, "--commit", help="Commit the run's files at the end."),
     findings: str | None = typer.Option(None, "--findings", help="Key findings for the "
                                            "commit message."),
@@ -149,7 +155,7 @@ def cycle_cmd(
     from expctl.cycle import CycleOptions, run_cycle, start_detached
 
     ws = get_workspace()
-    chosen = launcher_flag(screen, tmux, local)
+    chosen = launcher_flag(screen, tmux, local, slurm)
     options = CycleOptions(chosen, commit, findings, recipe, list(sets), hypothesis)
 
     def report(event) -> None:
@@ -159,7 +165,9 @@ def cycle_cmd(
     if detach:
         where = chosen or ws.settings.launcher
         run, session = start_detached(ws, run_id, options, where, report)
-        if session:
+        if session and where == "slurm":
+            console.info(f"slurm job {session}; follow it with `expctl status {run.id}`")
+        elif session:
             from expctl.launchers import get_launcher
 
             attach = " ".join(get_launcher(where).attach_argv(session))
