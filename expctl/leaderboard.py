@@ -111,7 +111,7 @@ def build_board(ws: Workspace, db: Database, metric: str | None = None,
             row.delta = row.value - base_value
             row.delta_pct = row.delta / abs(base_value) * 100 if base_value else None
 
-    columns = list(settings.board_columns)
+    columns = [c for c in settings.board_columns if c != metric]  # the ranked one is shown
     metric_cols = [c for c in columns if queries.has_metric(db, c, final_only=False)]
     param_cols = [c for c in columns if c not in metric_cols]
     values = queries.values_for(db, [r.id for r in rows], metric_cols, param_cols)

@@ -168,11 +168,11 @@ metrics:
     assert out.splitlines() == [
         "rank  id                                 map  delta  delta %  small_map  arch    note",
         "   1  3scale_sizeaware_100k            34.08  +0.06   +0.18%      13.53  3scale",
-        "   2  3scale_baseline                  34.02     +0   +0.00%      17.28  3scale"
+        "   2  3scale_baseline                  34.02  +0.00   +0.00%      17.28  3scale"
         "  baseline",
         "   3  4scale_sizeaware_100k            32.23  -1.79   -5.26%      12.75  4scale",
         "   4  4scale_enhanced_100k             30.93  -3.09   -9.08%      14.83  4scale",
-        "   5  3scale_sizeaware_attention_100k   24.7  -9.32  -27.40%             3scale",
+        "   5  3scale_sizeaware_attention_100k  24.70  -9.32  -27.40%             3scale",
     ]
     rows = board(cli)
     assert rows[0]["map"] == 0.3408 and rows[0]["small_map"] == 0.1353  # JSON stays raw
@@ -238,3 +238,11 @@ def test_a_missing_registry_is_rebuilt_on_first_read(study: Path, cli) -> None:
     assert code == 0
     assert "the registry was new: indexed 5 runs" in err
     assert len(json.loads(out)) == 5
+
+
+def test_the_ranked_metric_is_not_repeated_as_an_extra_column(study: Path, cli) -> None:
+    set_settings(study, "leaderboard:\n  columns: [small_map, arch]\n")
+    code, out, err = cli("leaderboard", "--metric", "small_map")
+    assert code == 0, err
+    assert out.splitlines()[0].split() == ["rank", "id", "small_map", "delta", "delta", "%",
+                                           "arch", "note"]

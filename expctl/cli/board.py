@@ -57,13 +57,13 @@ def _table(board) -> tuple[list[str], list[list]]:
     for r in board.rows:
         better = board.better(r.delta)
         style = "" if better is None else "green" if better else "red"
-        delta = "" if r.delta is None else f"{r.delta * board.scale:+.6g}"
+        delta = "" if r.delta is None else _number(r.delta, board.scale, sign="+")
         pct = "" if r.delta_pct is None else f"{r.delta_pct:+.2f}%"
         note = ", ".join(n for n, on in (("baseline", r.baseline), ("missing", r.missing)) if on)
         extras = [_extra(board, c, r.extras.get(c)) for c in board.columns]
         rows.append(["" if r.rank is None else r.rank,
                      Cell(r.id, "bold") if r.baseline else r.id,
-                     "" if r.value is None else f"{r.value * board.scale:.6g}",
+                     "" if r.value is None else _number(r.value, board.scale),
                      Cell(delta, style), Cell(pct, style), *extras, note])
     return columns, rows
 
@@ -72,8 +72,16 @@ def _extra(board, column: str, value) -> str:
     if value is None:
         return ""
     if column in board.column_scales and isinstance(value, (int, float)):
-        return f"{value * board.column_scales[column]:.6g}"
+        return _number(value, board.column_scales[column])
     return str(value)
+
+
+def _number(value: float, scale: float, sign: str = "") -> str:
+    """A metric as people read it: percent-scaled metrics with two decimals (`40.39`, in
+    points), others with six significant digits."""
+    if scale == 100:
+        return f"{value * scale:{sign}.2f}"
+    return f"{value * scale:{sign}.6g}"
 
 
 def _json_row(board, r) -> dict:
