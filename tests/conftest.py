@@ -229,3 +229,21 @@ def write_jsonl(path: Path, rows: list[dict]) -> Path:
 
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     return path
+
+
+# The real CLI entry point, called N times in one process (`python -c RECORDER RUN N`): the
+# same code path as `expctl record` (argument parsing, run folder, registry) without paying
+# process start-up hundreds of times on a 2-core machine. Each call opens its own connection.
+RECORDER = """
+import sys
+from expctl.cli import main
+
+run = sys.argv[1]
+for i in range(int(sys.argv[2])):
+    sys.argv = ["expctl", "record", run, f"m{i}={i}.5"]
+    try:
+        main()
+    except SystemExit as exc:
+        if exc.code:
+            raise
+"""

@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from conftest import RECORDER
 
 pytestmark = pytest.mark.postgres
 ROOT = Path(__file__).resolve().parents[1]
@@ -131,19 +132,6 @@ def test_registry_suite_passes_on_postgres() -> None:
 
 # --- what only a server has ----------------------------------------------------------------------
 
-RECORDER = """
-import sys
-from expctl.cli import main
-
-run = sys.argv[1]
-for i in range(int(sys.argv[2])):
-    sys.argv = ["expctl", "record", run, f"m{i}={i}.5"]
-    try:
-        main()
-    except SystemExit as exc:
-        if exc.code:
-            raise
-"""
 
 
 def test_writers_and_a_reindex_at_once(workspace: Path, cli, pg_url: str) -> None:

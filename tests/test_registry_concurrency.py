@@ -7,27 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import expctl_script, registry_rows, write_jsonl
+from conftest import RECORDER, expctl_script, registry_rows, write_jsonl
 
 PROCESSES = 8
 RECORDS = 50
 
-# The real CLI entry point, called RECORDS times in one process: the same code path as
-# `expctl record` (argument parsing, run folder, registry) without paying process start-up
-# 400 times on a 2-core machine. Each call opens and closes its own registry connection.
-RECORDER = """
-import sys
-from expctl.cli import main
-
-run = sys.argv[1]
-for i in range(int(sys.argv[2])):
-    sys.argv = ["expctl", "record", run, f"m{i}={i}.5"]
-    try:
-        main()
-    except SystemExit as exc:
-        if exc.code:
-            raise
-"""
 
 
 def _make_runs(workspace: Path, cli, count: int) -> list[str]:
