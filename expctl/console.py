@@ -125,6 +125,14 @@ def table(
         _plain_table(columns, texts, right_align)
 
 
+def number(value: float, scale: float = 1.0, sign: str = "") -> str:
+    """A metric as people read it in tables: percent-scaled metrics (scale 100) with two
+    decimals, in points (`40.39`); others with six significant digits. sign="+" signs it."""
+    if scale == 100:
+        return f"{value * scale:{sign}.2f}"
+    return f"{value * scale:{sign}.6g}"
+
+
 def _text(cell: Any) -> str:
     if cell is None:
         return ""

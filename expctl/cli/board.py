@@ -50,38 +50,33 @@ def leaderboard(
 
 
 def _table(board) -> tuple[list[str], list[list]]:
-    from expctl.console import Cell
+    from expctl.console import Cell, number
 
     columns = ["rank", "id", board.metric, "delta", "delta %", *board.columns, "note"]
     rows = []
     for r in board.rows:
         better = board.better(r.delta)
         style = "" if better is None else "green" if better else "red"
-        delta = "" if r.delta is None else _number(r.delta, board.scale, sign="+")
+        delta = "" if r.delta is None else number(r.delta, board.scale, sign="+")
         pct = "" if r.delta_pct is None else f"{r.delta_pct:+.2f}%"
         note = ", ".join(n for n, on in (("baseline", r.baseline), ("missing", r.missing)) if on)
         extras = [_extra(board, c, r.extras.get(c)) for c in board.columns]
         rows.append(["" if r.rank is None else r.rank,
                      Cell(r.id, "bold") if r.baseline else r.id,
-                     "" if r.value is None else _number(r.value, board.scale),
+                     "" if r.value is None else number(r.value, board.scale),
                      Cell(delta, style), Cell(pct, style), *extras, note])
     return columns, rows
 
 
 def _extra(board, column: str, value) -> str:
+    from expctl.console import number
+
     if value is None:
         return ""
     if column in board.column_scales and isinstance(value, (int, float)):
-        return _number(value, board.column_scales[column])
+        return number(value, board.column_scales[column])
     return str(value)
 
-
-def _number(value: float, scale: float, sign: str = "") -> str:
-    """A metric as people read it: percent-scaled metrics with two decimals (`40.39`, in
-    points), others with six significant digits."""
-    if scale == 100:
-        return f"{value * scale:{sign}.2f}"
-    return f"{value * scale:{sign}.6g}"
 
 
 def _json_row(board, r) -> dict:

@@ -221,7 +221,9 @@ def _ls_json(r) -> dict:
 def _primary(r, settings) -> str:
     if r.primary_metric is None or r.primary_value is None:
         return ""
-    return f"{r.primary_metric} {r.primary_value * settings.scale(r.primary_metric):.6g}"
+    from expctl.console import number
+
+    return f"{r.primary_metric} {number(r.primary_value, settings.scale(r.primary_metric))}"
 
 
 def _short_time(iso: str) -> str:
