@@ -34,9 +34,9 @@ echo
 echo "== 3/3 expctl leaderboard (baseline: 3scale_baseline; see expctl.yaml)"
 expctl leaderboard
 echo
-echo "confusion matrices:"
+echo "confusion matrices (validation of the final checkpoint; training ones beside them):"
 for run in "${runs[@]}"; do
-  ls -1 "runs/$run/confusion_matrices/"*.png 2>/dev/null | tail -n 2 | sed 's/^/  /'
+  ls -1 "runs/$run/confusion_matrices/"confusion_matrix_eval_*.png 2>/dev/null | sed 's/^/  /'
 done
 echo
 echo "next: source .venv/bin/activate; expctl ls; expctl show 3scale_sizeaware;"
