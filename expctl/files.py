@@ -13,13 +13,15 @@ from expctl.errors import BadInputError, NotFoundError
 T = TypeVar("T")
 
 
-def write_text_atomic(path: Path, text: str) -> None:
-    """Replace `path` with `text` so that readers see the old or the new file, never half."""
+def write_text_atomic(path: Path, text: str | bytes) -> None:
+    """Replace `path` with `text` (UTF-8, or bytes as they are) so that readers see the old or
+    the new file, never half."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    data = text if isinstance(text, bytes) else text.encode("utf-8")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)

@@ -9,6 +9,7 @@ as YAML scalars and type-checked against the value they replace.
 from __future__ import annotations
 
 import difflib
+import math
 import re
 import shlex
 from pathlib import Path
@@ -273,6 +274,7 @@ def apply_override(raw: dict, text: str) -> None:
             set_path(raw, key, value)  # e.g. +launch.env.NCCL_DEBUG=INFO
             return
     elif adding:
+        _check_addable(params, key)
         set_path(params, key, value)
         return
     else:
@@ -290,11 +292,34 @@ def apply_override(raw: dict, text: str) -> None:
     set_path(target, path, _checked(key, value, value_text, current))
 
 
+_FLOAT = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+")
+
+
 def _parse_scalar(text: str) -> Any:
-    try:
-        return yaml.safe_load(text) if text.strip() else ""
-    except yaml.YAMLError:
-        return text
+    """A value as YAML reads it, except that `1e-4` is a number (YAML 1.1 wants `1.0e-4`)."""
+    if _FLOAT.fullmatch(text.strip()):
+        value: Any = float(text)
+    else:
+        try:
+            value = yaml.safe_load(text) if text.strip() else ""
+        except yaml.YAMLError:
+            return text
+    if isinstance(value, float) and not math.isfinite(value):
+        raise BadInputError(f"`{text}` is not a finite number.",
+                            hint="params hold finite numbers; write a string as '\"inf\"'")
+    return value
+
+
+def _check_addable(params: dict, key: str) -> None:
+    """`+a.b.c` may create mappings under `a`, never replace a value that is not one."""
+    parts = key.split(".")
+    for depth in range(1, len(parts)):
+        prefix = ".".join(parts[:depth])
+        existing = get_path(params, prefix, None)
+        if existing is not None and not isinstance(existing, dict):
+            raise BadInputError(
+                f"Cannot add `{key}`: `{prefix}` is already {existing!r}, not a mapping.",
+            )
 
 
 def _checked(key: str, value: Any, text: str, current: Any) -> Any:
@@ -368,6 +393,11 @@ def steps_override(recipe_name: str, recipe: dict, steps: int) -> str:
         raise BadInputError(
             f"Recipe `{recipe_name}` has no steps_param, so a run id cannot set its steps.",
             hint=f"add `steps_param: <dotted params key>` to recipes/{recipe_name}.yaml",
+        )
+    if not has_path(recipe.get("params") or {}, param):
+        raise BadInputError(
+            f"Recipe `{recipe_name}` names steps_param `{param}`, which is not in its params.",
+            hint=f"add {param} to params in recipes/{recipe_name}.yaml, or fix steps_param",
         )
     return f"{param}={steps}"
 

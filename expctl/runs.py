@@ -12,6 +12,8 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -116,7 +118,13 @@ def load_run(ws: Workspace, run_id: str) -> Run:
     info_path = path / RUN_FILE
     if not info_path.is_file():
         raise NotFoundError(f"No run `{run_id}` in {ws.runs_dir}.", hint="see `expctl ls`")
-    return Run(path, validate(RunInfo, read_yaml(info_path), str(info_path)))
+    info = validate(RunInfo, read_yaml(info_path), str(info_path))
+    if info.id != run_id:
+        raise BadInputError(
+            f"{info_path} says id `{info.id}`, not `{run_id}`.",
+            hint="a copied or renamed run folder? set `id:` in run.yaml to the folder's name",
+        )
+    return Run(path, info)
 
 
 def resolve_run_id(ws: Workspace, run_id: str | None) -> str:
@@ -191,7 +199,7 @@ def create_run(
         write_yaml(tmp / CONFIG_FILE, config)
         write_yaml(tmp / RUN_FILE, info.model_dump(mode="json"))
         if git.patch:
-            write_text_atomic(tmp / "git.patch", git.patch.rstrip("\n") + "\n")
+            write_text_atomic(tmp / "git.patch", git.patch.rstrip(b"\n") + b"\n")
         if git.untracked:
             write_text_atomic(tmp / "untracked.txt", "\n".join(git.untracked) + "\n")
         write_text_atomic(tmp / "environment.txt", environment_text())
@@ -243,15 +251,33 @@ def hypothesis_text(run_id: str, recipe: Any, info: RunInfo) -> str:
 
 
 def write_results(run: Run, metrics: dict[str, float], **extra: Any) -> Results:
-    """Merge final metrics into experiment_results.json (other values stay unless replaced)."""
-    current = run.results()
-    data = current.model_dump() if current else {"run_id": run.id}
-    data["metrics"] = {**data.get("metrics", {}), **metrics}
-    data["recorded"] = now_iso()
-    data.update(extra)
-    results = Results.model_validate(data)
-    write_json(run.path / RESULTS_FILE, results.model_dump())
+    """Merge final metrics into experiment_results.json (other values stay unless replaced).
+
+    Read, merge and write happen under a lock on the run folder, so two `record`s of the
+    same run at once both land."""
+    with locked(run.path):
+        current = run.results()
+        data = current.model_dump() if current else {"run_id": run.id}
+        data["metrics"] = {**data.get("metrics", {}), **metrics}
+        data["recorded"] = now_iso()
+        data.update(extra)
+        results = Results.model_validate(data)
+        write_json(run.path / RESULTS_FILE, results.model_dump())
     return results
+
+
+@contextmanager
+def locked(folder: Path) -> Iterator[None]:
+    """An exclusive lock on a folder itself (flock on its descriptor): no lock file appears
+    in a run folder that gets committed, and the lock dies with the process holding it."""
+    import fcntl
+
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 def read_status(run: Run) -> str:

@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 
@@ -16,7 +17,7 @@ class GitSnapshot:
     sha: str | None = None
     branch: str | None = None
     dirty: bool = False
-    patch: str = ""  # staged and unstaged changes against HEAD
+    patch: bytes = b""  # staged and unstaged changes against HEAD, as git wrote them
     untracked: list[str] = field(default_factory=list)
     root: str | None = None
     reason: str = ""  # why there is no git state
@@ -50,14 +51,21 @@ def git_snapshot(folder: Path, exclude: tuple[Path, ...] = ()) -> GitSnapshot:
     # Run folders and expctl's own state are not code: edits there must not mark runs dirty.
     skipped = [str(p.resolve().relative_to(root)) + "/" for p in exclude if _inside(p, root)]
     pathspec = ["--", ".", *(f":(exclude){s}" for s in skipped)]
-    if sha:
-        patch = repo.git.diff("HEAD", "--binary", *pathspec)
-    else:
-        staged = repo.git.diff("--cached", "--binary", *pathspec)
-        patch = staged + repo.git.diff("--binary", *pathspec)
-    untracked = [u for u in repo.untracked_files if not u.startswith(tuple(skipped))]
+    # Bytes throughout: a diff of a latin-1 file or a file name that is not UTF-8 is kept
+    # exactly, so `git apply git.patch` restores the code.
+    diff = partial(repo.git.diff, "--binary", stdout_as_string=False)
+    patch = diff("HEAD", *pathspec) if sha else diff("--cached", *pathspec) + diff(*pathspec)
+    listed = repo.git.ls_files("--others", "--exclude-standard", "-z", stdout_as_string=False)
+    untracked = [_file_name(name) for name in listed.split(b"\0") if name]
+    untracked = [u for u in untracked if not u.startswith(tuple(skipped))]
     dirty = bool(patch.strip())
     return GitSnapshot(True, sha, branch, dirty, patch, untracked, str(root))
+
+
+def _file_name(raw: bytes) -> str:
+    """A file name as one printable line: undecodable bytes and newlines escaped."""
+    name = raw.decode("utf-8", errors="backslashreplace")
+    return name.replace("\n", "\\n").replace("\r", "\\r")
 
 
 def _inside(path: Path, root: Path) -> bool:

@@ -177,3 +177,30 @@ def test_override_on_raw_dict_keeps_other_keys():
 def test_plus_adds_into_a_section(ws):
     recipe, _ = load_recipe(ws, "base", ["+launch.env.NCCL_DEBUG=INFO"])
     assert recipe.launch.env == {"NCCL_DEBUG": "INFO"}
+
+
+@pytest.mark.parametrize(("text", "value"), [("1e-4", 1e-4), ("3E5", 3e5), ("-2.5e-3", -2.5e-3)])
+def test_exponent_numbers_are_numbers(ws, text, value):
+    recipe, _ = load_recipe(ws, "base", [f"train.lr={text}"])
+    assert recipe.params["train"]["lr"] == value
+
+
+@pytest.mark.parametrize("text", [".inf", "-.inf", ".nan", "1e999"])
+def test_non_finite_numbers_are_refused(ws, text):
+    with pytest.raises(BadInputError, match="not a finite number"):
+        load_recipe(ws, "base", [f"train.lr={text}"])
+
+
+def test_plus_never_replaces_a_value_with_a_mapping(ws):
+    with pytest.raises(BadInputError, match="`train.lr` is already 0.001"):
+        load_recipe(ws, "base", ["+train.lr.x=1"])
+    with pytest.raises(BadInputError, match="not a mapping"):
+        load_recipe(ws, "base", ["+fpn.in_stages.x=1"])
+
+
+def test_a_steps_param_missing_from_params_names_the_recipe(ws):
+    from expctl.recipes import load_raw, steps_override
+
+    (ws.recipes_dir / "odd.yaml").write_text("steps_param: train.steps\nparams: {train: {}}\n")
+    with pytest.raises(BadInputError, match="names steps_param `train.steps`, which is not in"):
+        steps_override("odd", load_raw(ws, "odd"), 100)

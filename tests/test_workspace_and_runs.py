@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -132,3 +133,44 @@ def test_init_honours_dash_c(tmp_path):
                    capture_output=True)
     assert (target / "expctl.yaml").is_file()
     assert not (tmp_path / "expctl.yaml").exists()
+
+
+def test_snapshot_keeps_non_utf8_changes_and_names_exactly(repo):
+    latin = repo.root / "latin.txt"
+    latin.write_bytes(b"caf\xe9\n")
+    git(repo.root, "add", "latin.txt")
+    git(repo.root, "commit", "-qm", "latin-1 file")
+    latin.write_bytes(b"caf\xe9 au lait\n")
+    (repo.root / os.fsdecode(b"data_\xe9.csv")).write_bytes(b"x\n")
+    run = create_run(repo, "base")
+    patch = (run.path / "git.patch").read_bytes()
+    assert b"+caf\xe9 au lait" in patch
+    git(repo.root, "checkout", "latin.txt")
+    subprocess.run(["git", "apply", str(run.path / "git.patch")], cwd=repo.root, check=True)
+    assert latin.read_bytes() == b"caf\xe9 au lait\n"  # the patch restores the change exactly
+    assert (run.path / "untracked.txt").read_text().split() == ["data_\\xe9.csv"]
+
+
+def test_concurrent_records_of_one_run_all_land(repo):
+    import json
+    import sys
+
+    create_run(repo, "base")
+    exe = Path(sys.executable).with_name("expctl")
+    procs = [subprocess.Popen([str(exe), "record", "base", f"k{i}={i}"], cwd=repo.root,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+             for i in range(8)]
+    assert all(p.wait(timeout=120) == 0 for p in procs)
+    metrics = json.loads((repo.runs_dir / "base" / "experiment_results.json").read_text())
+    assert metrics["metrics"] == {f"k{i}": float(i) for i in range(8)}
+
+
+def test_a_copied_run_folder_is_refused_by_name(repo):
+    import shutil
+
+    from expctl.runs import load_run
+
+    create_run(repo, "base")
+    shutil.copytree(repo.runs_dir / "base", repo.runs_dir / "copy")
+    with pytest.raises(BadInputError, match="says id `base`, not `copy`"):
+        load_run(repo, "copy")
