@@ -11,6 +11,7 @@ import csv
 import io
 import json
 import os
+import re
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -133,12 +134,17 @@ def number(value: float, scale: float = 1.0, sign: str = "") -> str:
     return f"{value * scale:{sign}.6g}"
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
 def _text(cell: Any) -> str:
+    """A cell as one line of plain text: a user's newline or terminal escape code is shown
+    escaped, so it can neither fake a table row nor recolour the terminal."""
     if cell is None:
         return ""
     if isinstance(cell, float):
         return f"{cell:.6g}"
-    return str(cell)
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode(), str(cell))
 
 
 def _plain_table(columns: Sequence[str], rows: list[list[str]], right_align: Sequence[str]) -> None:

@@ -174,3 +174,12 @@ def test_a_copied_run_folder_is_refused_by_name(repo):
     shutil.copytree(repo.runs_dir / "base", repo.runs_dir / "copy")
     with pytest.raises(BadInputError, match="says id `base`, not `copy`"):
         load_run(repo, "copy")
+
+
+def test_table_cells_escape_control_characters(capsys):
+    from expctl import console
+
+    console.table(["id", "note"], [["r1", "x\x1b[31mRED\nfake_row  base"]])
+    out = capsys.readouterr().out
+    assert out.splitlines()[1] == "r1  x\\x1b[31mRED\\nfake_row  base"
+    assert "\x1b" not in out
