@@ -64,8 +64,9 @@ class GatherResult:
         """Raise for the first required artifact that matched nothing, naming the globs."""
         for miss in self.missing:
             if miss.required:
-                leftovers = (f"; {miss.outside_window} matching file(s) lie outside the run's "
-                             f"{self.phase} window ({self.window.describe()}): leftovers"
+                leftovers = (f"; {miss.outside_window} matching file(s) are other runs' "
+                             f"(outside this run's {self.phase} window "
+                             f"({self.window.describe()}) or past its planned steps)"
                              if miss.outside_window else "")
                 raise NotFoundError(
                     f"Required artifact `{miss.artifact}` matched nothing from this run's "
@@ -117,6 +118,10 @@ def _gather_artifact(run: Run, recipe: Recipe, name: str, spec: ArtifactSpec,
         matched = [f for p in patterns for f in _files(expand(p, workdir)) if f not in own]
         matched = sorted(set(matched))
         candidates = [f for f in matched if window.contains(f.stat().st_mtime)]
+        if is_checkpoint and run.info.steps:
+            # A checkpoint past this run's planned steps is another run's: two runs writing
+            # into one folder at the same time (two GPUs, one output directory).
+            candidates = [f for f in candidates if step_of(f)[0] <= run.info.steps]
         outside = len(matched) - len(candidates)
         candidates = _pick(candidates, pick)
     earlier = [e for e in manifest.entries_for(name, window.phase)
@@ -149,7 +154,11 @@ def _gather_artifact(run: Run, recipe: Recipe, name: str, spec: ArtifactSpec,
         else:
             folder = run.path / (spec.dest or default_dest(name, window.phase))
             dest = manifest.free_name(folder / source.name, name, source, window.phase, run)
-        action = _transfer(source, dest, manifest, name, move, link=is_checkpoint, run=run)
+        # A hard link shares the file: only the run's own files are safe to link. A script
+        # that rewrites its checkpoint path in place (torch.save to a fixed name) would
+        # otherwise change this run's final_model.ckpt when a later run trains.
+        link = is_checkpoint and source.resolve().is_relative_to(run.path.resolve())
+        action = _transfer(source, dest, manifest, name, move, link=link, run=run)
         manifest.record(name, window.phase, source, dest, action, run)
         result.gathered.append(Gathered(name, str(source), rel(dest, run), action))
 
@@ -244,9 +253,9 @@ def _transfer(source: Path, dest: Path, manifest: Manifest, artifact: str, move:
               link: bool, run: Run) -> str:
     """Bring `source` to `dest` atomically; returns how (linked, copied, moved, unchanged).
 
-    Only the checkpoint is hard-linked (large, and written once). Other files are copied: a
-    hard link shares the file, so a producer that rewrites its output in place (confM's
-    confusion_matrix_latest.png on every validation) would change the gathered copy too."""
+    Only a checkpoint inside the run's own folder is hard-linked (`link`). Other files are
+    copied: a hard link shares the file, so a producer that rewrites its output in place
+    (confM's confusion_matrix_latest.png on every validation) would change the gathered copy."""
     if dest.exists() and _same_file(source, dest):
         return "unchanged"
     if manifest.unchanged(artifact, source, dest, run):

@@ -94,10 +94,11 @@ def test_only_files_of_the_window_and_the_highest_step(setup):
     result = gather(ws, run)
     result.check()
     final = run.path / "checkpoints" / "final_model.ckpt"
-    assert os.path.samefile(final, last)  # hard-linked: checkpoints are big
+    assert final.read_text() == last.read_text()
+    assert not os.path.samefile(final, last)  # copied: the source lies outside the run folder
     actions = {(g.artifact, Path(g.source).name): (g.action, g.dest) for g in result.gathered}
     assert actions == {
-        ("checkpoint", last.name): ("linked", "checkpoints/final_model.ckpt"),
+        ("checkpoint", last.name): ("copied", "checkpoints/final_model.ckpt"),
         ("confusion", "confusion_matrix_e001_s0000600.png"):
             ("copied", "confusion_matrices/confusion_matrix_e001_s0000600.png"),
         ("confusion", "confusion_matrix_latest.png"):
@@ -111,7 +112,7 @@ def test_only_files_of_the_window_and_the_highest_step(setup):
 
 def test_gathering_again_changes_nothing_and_move_keeps_working(setup):
     ws, run, work = setup
-    ckpt = touch(work / "ckpts" / "x" / "step=600.ckpt", T0 + 1)
+    ckpt = touch(work / "ckpts" / "x" / "step=500.ckpt", T0 + 1)
     touch(work / "confM" / "a.png", T0 + 2)
     gather(ws, run)
     manifest = (run.path / "training_logs" / "gathered.json").read_bytes()
@@ -119,10 +120,10 @@ def test_gathering_again_changes_nothing_and_move_keeps_working(setup):
     assert {g.action for g in again.gathered} == {"unchanged"}
     assert (run.path / "training_logs" / "gathered.json").read_bytes() == manifest
     # A new checkpoint of the same run replaces final_model.ckpt.
-    newer = touch(work / "ckpts" / "x" / "step=700.ckpt", T0 + 3)
+    newer = touch(work / "ckpts" / "x" / "step=600.ckpt", T0 + 3)
     gather(ws, run, move=True)
     assert not newer.exists() and ckpt.exists()
-    assert (run.path / "checkpoints" / "final_model.ckpt").read_text() == "step=700.ckpt"
+    assert (run.path / "checkpoints" / "final_model.ckpt").read_text() == "step=600.ckpt"
     after_move = gather(ws, run)  # the source is gone: the manifest still vouches for it
     final = [g for g in after_move.gathered if g.artifact == "checkpoint"]
     assert [(g.action, g.dest) for g in final] == [("unchanged", "checkpoints/final_model.ckpt")]
@@ -153,7 +154,7 @@ def test_required_artifact_missing_lists_globs_and_leftovers(setup):
     message = err.value.message
     assert "Required artifact `checkpoint`" in message
     assert str(work / "ckpts" / "*" / "*.ckpt") in message
-    assert "1 matching file(s) lie outside" in message
+    assert "1 matching file(s) are other runs'" in message
     optional = [m.artifact for m in result.missing]
     assert "confusion" in optional and "checkpoint" in optional
 
@@ -201,3 +202,34 @@ def test_a_resumed_training_owns_the_files_of_every_attempt_but_not_the_gap():
     assert window.contains(120.0) and window.contains(250.0)
     assert not window.contains(170.0)  # another run may have written then
     assert "1 earlier attempt" in window.describe()
+
+
+def test_a_checkpoint_rewritten_in_place_later_leaves_the_gathered_one_alone(setup):
+    ws, run, work = setup
+    source = touch(work / "ckpts" / "fixed" / "step=600.ckpt", T0 + 10, "weights of run 1")
+    gather(ws, run).check()
+    with open(source, "w") as f:  # the next run's torch.save to the same fixed name
+        f.write("weights of run 2")
+    assert (run.path / "checkpoints" / "final_model.ckpt").read_text() == "weights of run 1"
+
+
+def test_a_checkpoint_inside_the_run_folder_is_hard_linked(tmp_path, monkeypatch):
+    root = make_workspace(tmp_path, {"g": RECIPE.replace('"ckpts/*/*.ckpt"',
+                                                         '"{run_dir}/checkpoints/ckpt_*.pt"')})
+    ws = Workspace(root)
+    run = create_run(ws, "g_600")
+    monkeypatch.setattr(gather_module, "phase_window",
+                        lambda _ws, _run, phase: Window(phase, T0, T0 + 100))
+    own = touch(run.path / "checkpoints" / "ckpt_step0000600.pt", T0 + 10)
+    result = gather(ws, run)
+    result.check()
+    assert os.path.samefile(run.path / "checkpoints" / "final_model.ckpt", own)
+    assert [g.action for g in result.gathered if g.artifact == "checkpoint"] == ["linked"]
+
+
+def test_a_checkpoint_past_the_planned_steps_is_another_runs(setup):
+    ws, run, work = setup  # g_600 plans 600 steps; a concurrent 1000-step run shares ckpts/
+    mine = touch(work / "ckpts" / "shared" / "step=600.ckpt", T0 + 10, "mine")
+    touch(work / "ckpts" / "shared" / "step=1000.ckpt", T0 + 20, "theirs")
+    gather(ws, run).check()
+    assert (run.path / "checkpoints" / "final_model.ckpt").read_text() == mine.read_text()
