@@ -28,8 +28,8 @@ DEFAULT_TEMPLATE = """\
 feat: complete ${id} experiment
 
 - Model: ${model}
-- Performance: ${primary_label} ${primary_value} (${primary_delta} vs baseline)
-- Small objects: ${small_value} ${small_label} (${small_delta} improvement)
+- Performance: ${primary_label} ${primary_value} (${primary_change})
+- Small objects: ${small_value} ${small_label} (${small_change})
 - Criteria: ${criteria}
 - Key findings: ${findings}
 """
@@ -220,7 +220,13 @@ def message_fields(ws: Workspace, run: Run, results: Results,
         fields[f"{role}_label"] = style.title if style else ""
         fields[f"{role}_value"] = style.show(value) if style else "n/a"
         fields[f"{role}_delta"] = style.show_delta(delta) if style and delta is not None \
-            else "no baseline"
+            else "n/a"
+        # The researcher's wording: "+0.06% vs baseline", "+1.2% improvement".
+        suffix = "vs baseline" if role == "primary" else "improvement"
+        fields[f"{role}_change"] = (
+            "this is the baseline" if fields["baseline"] == run.id
+            else f"{fields[f'{role}_delta']} {suffix}" if delta is not None
+            else "no baseline value to compare")
     verdicts = extra.get("criteria") or {}
     words = {True: "PASS", False: "FAIL", None: "NOT MEASURED"}
     fields["criteria"] = "; ".join(f"{m} {v.get('criterion')} {words[v.get('passed')]}"

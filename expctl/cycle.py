@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from expctl.errors import ConflictError, ExpctlError
+from expctl.errors import ConflictError, ExpctlError, Terminated
 from expctl.runs import Run, load_run, now_iso
 from expctl.validate import Echo, JobFailedError
 from expctl.workspace import Workspace
@@ -109,7 +109,7 @@ def run_cycle(ws: Workspace, run_id: str, options: CycleOptions, report: Report,
     except ExpctlError as exc:
         progress.log_only("cycle", "failed", exc.message)  # for whoever reads cycle.log later
         raise
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Terminated):
         progress.log_only("cycle", "interrupted", "run it again to continue")
         raise
     progress.log_only("cycle", "done")

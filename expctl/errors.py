@@ -59,3 +59,8 @@ class RegistryError(ExpctlError):
 
 class MissingToolError(ExpctlError):
     exit_code = ExitCode.MISSING_TOOL
+
+
+class Terminated(BaseException):
+    """SIGTERM reached an expctl command. A BaseException, like KeyboardInterrupt, so that
+    phases clean up and record the interruption, but not one the CLI framework swallows."""

@@ -135,3 +135,15 @@ def test_outside_git_is_a_clear_error(tmp_path):
     recorded(ws, "solo", 0.3, 0.2)
     result = cli(tmp_path, "commit", "solo", check=False)
     assert result.returncode == 3 and "is not inside a git repository" in result.stderr
+
+
+def test_the_baseline_and_a_run_without_a_baseline_value_read_right(repo, tmp_path):
+    root, _ = repo
+    own = cli(root, "commit", "3scale_baseline", "--dry-run").stdout
+    assert "- Performance: mAP 34.02% (this is the baseline)" in own
+    assert "- Small objects: 17.28% small_map (this is the baseline)" in own
+    (root / "expctl.yaml").write_text((root / "expctl.yaml").read_text()
+                                      .replace("baseline: 3scale_baseline", "baseline: gone"))
+    recorded(Workspace(root), "other", 0.30, 0.10)  # deltas are taken when recording
+    out = cli(root, "commit", "other", "--dry-run").stdout
+    assert "- Performance: mAP 30.00% (no baseline value to compare)" in out

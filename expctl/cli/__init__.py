@@ -17,9 +17,18 @@ from expctl.cli import git_cmds  # noqa: F401
 from expctl.cli.app import app
 
 
-def main() -> None:
-    from expctl.errors import ExitCode, ExpctlError
+def _terminate(signum, frame) -> None:
+    from expctl.errors import Terminated
 
+    raise Terminated()
+
+
+def main() -> None:
+    import signal
+
+    from expctl.errors import ExitCode, ExpctlError, Terminated
+
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         app()
     except ExpctlError as exc:
@@ -27,6 +36,11 @@ def main() -> None:
 
         console.error(exc.message, exc.hint)
         sys.exit(int(exc.exit_code))
+    except Terminated:
+        from expctl import console
+
+        console.error("terminated")
+        sys.exit(128 + signal.SIGTERM)
     except KeyboardInterrupt:
         from expctl import console
 
