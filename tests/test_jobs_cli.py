@@ -42,7 +42,10 @@ def test_status_shows_progress_eta_and_latest_metrics(jkit):
 def test_logs_tail_and_follow_until_the_end(jkit):
     run = jkit.new("lg", a=30, b=0)
     assert status_cell(run).text == "created"
-    assert "not been launched" in jkit.cli("logs", "lg").stderr
+    # Like `wait` and `stop`: an error (4), not an empty log.
+    refused = jkit.cli("logs", "lg", expect=4).stderr
+    assert "not been launched" in refused and "expctl launch lg" in refused
+    assert jkit.cli("logs", "lg", "-f", expect=4).stdout == ""
     jkit.launch("lg", "local")
     jkit.wait_ended("lg")
     tail = jkit.cli("logs", "lg", "-n", "3").stdout
@@ -134,3 +137,23 @@ def test_tail_reads_only_the_end_of_a_big_log(tmp_path):
     log.write_bytes(b"a\nb\n")
     assert tail(log, 5)[0] == b"a\nb\n" and tail(log, 1)[0] == b"b\n"
     assert tail(log, 0)[0] == b"" and tail(tmp_path / "none", 3) == (b"", 0)
+
+
+def test_tail_of_a_progress_bar_counts_carriage_returns_and_stops_at_a_cap(tmp_path):
+    from expctl.launchers.control import TAIL_MIN_BYTES, tail
+
+    log = tmp_path / "stdout.log"
+    bar = b"\r 50%|#####     | 5/10 [00:01<00:01, 3.2it/s]"
+    log.write_bytes(b"epoch 1\n" + bar * 50_000 + b"\r100%|done")
+    before = log.read_bytes()
+    assert tail(log, 2, block=4096) == (bar[1:] + b"\r100%|done", len(before))
+    assert log.read_bytes() == before  # the log itself is never touched
+    # \r\n is one break, also when a block boundary falls between its two bytes.
+    log.write_bytes(b"a\r\nb\r\nc\r\n")
+    assert tail(log, 2, block=4)[0] == b"b\r\nc\r\n" and tail(log, 1, block=3)[0] == b"c\r\n"
+    log.write_bytes(b"x\xff\ry\xfe\r")  # not UTF-8: bytes pass through as they are
+    assert tail(log, 1)[0] == b"y\xfe\r" and tail(log, 5)[0] == b"x\xff\ry\xfe\r"
+    # A log without any line break: the last TAIL_MIN_BYTES, not the whole file.
+    log.write_bytes(b"0123456789" * (TAIL_MIN_BYTES // 4))
+    text = tail(log, 2, block=4096)[0]
+    assert len(text) == TAIL_MIN_BYTES and log.read_bytes().endswith(text)

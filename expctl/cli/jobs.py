@@ -150,8 +150,11 @@ def logs(
     follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing until the run ends."),
     lines: int = typer.Option(20, "--lines", "-n", help="How many last lines to show first."),
 ) -> None:
-    """Print the end of the run's training_logs/stdout.log (all the job printed)."""
+    """Print the end of the run's training_logs/stdout.log (all the job printed).
+
+    A carriage return counts as a line break, so -n shows the last states of a progress bar."""
     from expctl import console
+    from expctl.errors import ConflictError
     from expctl.launchers.control import follow as follow_file
     from expctl.launchers.control import log_path, tail
     from expctl.launchers.status import derive_status
@@ -159,8 +162,9 @@ def logs(
     run = _load(run_id)
     path = log_path(run)
     if not path.exists() and derive_status(run, tail_bytes=0).state == "created":
-        console.warn(f"run {run.id} has not been launched: no log yet")
-        return
+        # An error like `wait` and `stop`: a script must not mistake "no log" for "empty log".
+        raise ConflictError(f"Run `{run.id}` has not been launched: no log yet.",
+                            hint=f"launch it with `expctl launch {run.id}`")
     text, offset = tail(path, lines)
     console.passthrough(text)  # byte for byte: carriage returns of progress bars included
     if follow:

@@ -8,6 +8,7 @@ the run was lost, TIMEOUT_EXIT_CODE when --timeout ran out first.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import time
 from collections.abc import Callable, Iterator
@@ -211,8 +212,18 @@ def log_path(run) -> Path:
     return run.path / LOG_FILE
 
 
+TAIL_MIN_BYTES = 1 << 20  # `logs -n N` reads at most this much of the end of a log...
+TAIL_BYTES_PER_LINE = 4096  # ...or this much per line asked for, where that is more
+_BREAK = re.compile(rb"\r\n|\r|\n")
+
+
 def tail(path: Path, lines: int, block: int = 65536) -> tuple[bytes, int]:
-    """The last `lines` lines of a file and the file's size (where following starts)."""
+    """The last `lines` lines of a file, byte for byte, and the file's size (where following
+    starts).
+
+    A `\\r` counts as a line break like `\\n` (`\\r\\n` as one): a progress bar redraws its
+    line with `\\r` and may never end it, so a log can be one huge "line" of which a terminal
+    shows only the last state. Reading stops at a byte cap, so the work is bounded anyway."""
     try:
         f = open(path, "rb")
     except FileNotFoundError:
@@ -221,19 +232,39 @@ def tail(path: Path, lines: int, block: int = 65536) -> tuple[bytes, int]:
         size = f.seek(0, os.SEEK_END)
         if lines <= 0:
             return b"", size
-        data, start = b"", size
-        # Read backwards until there are enough newlines (a final newline ends a line, so +1).
-        while start > 0 and data.count(b"\n") <= lines:
-            step = min(block, start)
-            start -= step
-            f.seek(start)
-            data = f.read(step) + data
-    parts = data.split(b"\n")
-    ends_with_newline = data.endswith(b"\n")
-    if ends_with_newline:
-        parts = parts[:-1]
-    kept = b"\n".join(parts[-lines:])
-    return kept + (b"\n" if ends_with_newline and kept else b""), size
+        cap = max(TAIL_MIN_BYTES, lines * TAIL_BYTES_PER_LINE)
+        data = _read_end(f, size, lines + 1, block, cap)  # a final break ends a line: +1
+    return data[_start_of_last(data, lines):], size
+
+
+def _read_end(f, size: int, breaks: int, block: int, cap: int) -> bytes:
+    """The shortest end of file `f` that holds `breaks` line breaks, or its last `cap` bytes.
+
+    Only each new block is counted and the blocks are joined once, so the work is linear in
+    what is read (re-joining and re-counting the whole tail per block was quadratic)."""
+    chunks: list[bytes] = []
+    start, found = size, 0
+    while start > 0 and found < breaks and size - start < cap:
+        step = min(block, start, cap - (size - start))
+        start -= step
+        f.seek(start)
+        chunk = f.read(step)
+        found += chunk.count(b"\n") + chunk.count(b"\r") - chunk.count(b"\r\n")
+        if chunks and chunk.endswith(b"\r") and chunks[-1].startswith(b"\n"):
+            found -= 1  # a \r\n split between two blocks is one break
+        chunks.append(chunk)
+    return b"".join(reversed(chunks))
+
+
+def _start_of_last(data: bytes, lines: int) -> int:
+    """Where the last `lines` lines of `data` begin (0 when it holds fewer)."""
+    end = len(data)
+    if data.endswith(b"\r\n"):
+        end -= 2  # a final break ends the last line rather than starting an empty one
+    elif data.endswith((b"\n", b"\r")):
+        end -= 1
+    starts = [m.end() for m in _BREAK.finditer(data, 0, end)]
+    return starts[-lines] if len(starts) >= lines else 0
 
 
 def follow(path: Path, offset: int, running: Callable[[], bool],
