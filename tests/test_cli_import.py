@@ -136,3 +136,33 @@ def test_bad_recipe_name(workspace: Path, cli, snapshot) -> None:
     assert code == ExitCode.BAD_INPUT
     assert "Invalid recipe name" in err
     assert snapshot(workspace) == before
+
+
+def test_a_recipe_without_a_file_is_recorded(workspace: Path, cli) -> None:
+    """Imported results may come from a recipe kept elsewhere: only the name's spelling is
+    checked (see test_bad_recipe_name), and the option's help says so."""
+    path = workspace.parent / "r.csv"
+    path.write_text("id,m\na,1\n", encoding="utf-8")
+    code, _, err = cli("import", str(path), "--recipe", "nosuchrecipe")
+    assert code == 0, err
+    assert read_run(workspace, "a")[0]["recipe"] == "nosuchrecipe"
+    code, out, _ = cli("import", "--help")
+    assert code == 0
+    assert "only its spelling is checked" in " ".join(out.split())
+
+
+def test_params_beyond_the_registry_numbers_are_imported_as_text(workspace: Path, cli) -> None:
+    """A 400-digit int is no float and no SQLite INTEGER: it is kept exactly in config.yaml and
+    compared as text in the registry (before, the import and every later reindex crashed)."""
+    huge = "1" + "0" * 400
+    path = workspace.parent / "r.jsonl"
+    line = '{"id": "p1", "metrics": {"m": 1}, "params": {"x": HUGE, "y": [HUGE]}}\n'
+    path.write_text(line.replace("HUGE", huge), encoding="utf-8")
+    code, _, err = cli("import", str(path))
+    assert code == 0, err
+    assert read_run(workspace, "p1")[1] == {"params": {"x": int(huge), "y": [int(huge)]}}
+    assert cli("reindex")[0] == 0
+    code, out, err = cli("leaderboard", "--metric", "m", "--where", f"x={huge}", "--format",
+                         "json")
+    assert code == 0, err
+    assert [r["id"] for r in json.loads(out)] == ["p1"]

@@ -246,3 +246,38 @@ def test_the_ranked_metric_is_not_repeated_as_an_extra_column(study: Path, cli) 
     assert code == 0, err
     assert out.splitlines()[0].split() == ["rank", "id", "small_map", "delta", "delta", "%",
                                            "arch", "note"]
+
+
+def test_where_compares_lists_whatever_their_spacing(workspace: Path, cli) -> None:
+    """Lists are stored as compact JSON; README's own `fpn.in_stages=[1, 2, 3, 4]` matched
+    nothing. A string param spelled like a list still matches as written."""
+    path = write_jsonl(workspace.parent / "s.jsonl", [
+        {"id": "four", "metrics": {"map": 0.3}, "params": {"fpn": {"in_stages": [1, 2, 3, 4]}}},
+        {"id": "three", "metrics": {"map": 0.2}, "params": {"fpn": {"in_stages": [2, 3, 4]}}},
+        {"id": "named", "metrics": {"map": 0.1},
+         "params": {"fpn": {"in_stages": "[2, 3, 4]", "cfg": [{"a": 1, "b": ["x"]}]}}},
+    ])
+    assert cli("import", str(path))[0] == 0
+    ids = lambda *a: [r["id"] for r in board(cli, "--metric", "map", *a)]  # noqa: E731
+    assert ids("--where", "fpn.in_stages=[1, 2, 3, 4]") == ["four"]
+    assert ids("--where", "fpn.in_stages=[1,2,3,4]") == ["four"]
+    assert ids("--where", "fpn.in_stages=[ 2,3,  4 ]") == ["three"]
+    assert ids("--where", "fpn.in_stages=[2, 3, 4]") == ["three", "named"]
+    assert ids("--where", "fpn.cfg=[{a: 1, b: [x]}]") == ["named"]  # mappings in lists too
+    assert ids("--where", "fpn.in_stages=[2, 3") == []  # not YAML: compared as written
+
+
+def test_json_has_null_for_deltas_that_overflow(workspace: Path, cli) -> None:
+    path = write_jsonl(workspace.parent / "s.jsonl", [
+        {"id": "top", "metrics": {"map": 1e308}}, {"id": "bottom", "metrics": {"map": -1e308}}])
+    assert cli("import", str(path))[0] == 0
+    code, out, err = cli("leaderboard", "--metric", "map", "--baseline", "bottom",
+                         "--format", "json")
+    assert code == 0, err
+
+    def refuse(constant: str) -> None:
+        raise AssertionError(f"{constant} is not JSON")
+
+    rows = json.loads(out, parse_constant=refuse)
+    assert [(r["id"], r["delta"], r["delta_pct"]) for r in rows] == [
+        ("top", None, None), ("bottom", 0.0, 0.0)]

@@ -145,3 +145,29 @@ def test_show_unknown_run_and_no_current_run(workspace: Path, cli) -> None:
     code, _, err = cli("show")
     assert code == ExitCode.BAD_INPUT
     assert "No run given and no current run." in err
+
+
+def test_ls_refuses_an_unknown_status(workspace: Path, cli) -> None:
+    code, out, err = cli("ls", "--status", "bogus")
+    assert code == ExitCode.BAD_INPUT  # was an empty list and exit 0, as if no run were bogus
+    assert out == ""
+    assert "Unknown status `bogus`" in err
+    assert "created, running, finished, failed, killed, lost, imported" in err
+
+
+def test_the_known_statuses_are_the_launchers_and_imported() -> None:
+    from expctl.launchers.status import STATES
+    from expctl.registry.queries import RUN_STATES
+
+    assert set(RUN_STATES) == {*STATES, "imported"}
+
+
+def test_show_names_a_config_whose_params_are_not_a_mapping(workspace: Path, cli) -> None:
+    assert cli("new", "baseline_2k")[0] == 0
+    config = workspace / "runs" / "baseline_2k" / "config.yaml"
+    data = yaml.safe_load(config.read_text())
+    config.write_text(yaml.safe_dump({**data, "params": [1, 2]}), encoding="utf-8")
+    code, out, err = cli("show", "baseline_2k")
+    assert code == ExitCode.BAD_INPUT  # was an internal AttributeError
+    assert out == ""
+    assert err.splitlines() == [f"error: {config}: `params` must be a mapping, not a list."]

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 from conftest import registry_execute, registry_rows
 
 from expctl.registry import index_runs, refresh_statuses
@@ -138,3 +139,67 @@ def test_index_reads_run_folder_truth_not_the_previous_row(run_2k) -> None:
     ws, run = run_2k
     info = load_run(ws, run.id).info
     assert query(ws.root, "SELECT created FROM runs") == [(info.created,)]
+
+
+# --- values and folders the index must survive -------------------------------------------------
+
+HUGE = "1" + "0" * 400  # an exact int in YAML and JSON, beyond SQLite's INTEGER and a float
+
+
+def test_param_value_of_numbers_without_a_float_form() -> None:
+    assert param_value(int(HUGE)) == (HUGE, None)  # compared as text; float() would overflow
+    assert param_value(-(2**64)) == (str(-(2**64)), float(-(2**64)))
+    assert param_value(float("inf")) == ("inf", None)
+
+
+def test_huge_numbers_are_stored_without_breaking_the_index(workspace: Path, cli) -> None:
+    """Steps beyond int64 are stored as unknown, params beyond a float as text only: before,
+    the driver's OverflowError failed this command and every later index, reindex included."""
+    code, _, err = cli("new", "baseline_99999999999999999999m")
+    assert code == 0, err
+    code, _, err = cli("new", "big", "--recipe", "baseline", "--set", f"+big={HUGE}")
+    assert code == 0, err
+    lines = [{"step": 10**30, "loss": 0.5}, {"step": 1, "loss": int(HUGE)}]
+    (workspace / "runs" / "big" / "metrics.jsonl").write_text(
+        "".join(json.dumps(x) + "\n" for x in lines), encoding="utf-8")
+    code, _, err = cli("reindex")
+    assert code == 0, err
+    assert "indexed 2 runs" in err
+    assert query(workspace, "SELECT id, steps FROM runs ORDER BY id") == [
+        ("baseline_99999999999999999999m", None), ("big", 1000)]
+    assert query(workspace, "SELECT value_text, value_num FROM params WHERE name = 'big'") == [
+        (HUGE, None)]
+    assert query(workspace, "SELECT last, last_step, count FROM metrics WHERE name = 'loss'") \
+        == [(0.5, None, 1)]  # the unrepresentable value is left out like inf
+    code, out, err = cli("ls", "--format", "json")
+    assert code == 0, err
+    assert {r["id"]: r["steps"] for r in json.loads(out)} == {
+        "baseline_99999999999999999999m": None, "big": 1000}
+
+
+def test_copied_and_renamed_folders_are_skipped_by_name(workspace: Path, cli) -> None:
+    import shutil
+
+    for run_id in ("q1", "q11"):
+        assert cli("new", run_id, "--recipe", "baseline")[0] == 0
+    shutil.copytree(workspace / "runs" / "q1", workspace / "runs" / "q10")
+    (workspace / "runs" / "q11").rename(workspace / "runs" / "q11b")
+    code, _, err = cli("reindex")
+    assert code == 0, err  # was exit 5: UNIQUE constraint failed: params.run_id, params.name
+    assert "skipped q10: runs/q10/run.yaml says id `q1` (a copied or renamed folder? fix the " \
+        "id in run.yaml)" in err
+    assert "skipped q11b: runs/q11b/run.yaml says id `q11`" in err
+    assert "indexed 1 runs" in err and "skipped 2" in err
+    assert query(workspace, "SELECT id FROM runs") == [("q1",)]  # not q11, which has no folder
+
+
+def test_a_config_whose_params_are_not_a_mapping_is_skipped(workspace: Path, cli) -> None:
+    for run_id in ("good", "bad"):
+        assert cli("new", run_id, "--recipe", "baseline")[0] == 0
+    config = workspace / "runs" / "bad" / "config.yaml"
+    data = yaml.safe_load(config.read_text())
+    config.write_text(yaml.safe_dump({**data, "params": [1, 2]}), encoding="utf-8")
+    code, _, err = cli("reindex")
+    assert code == 0, err
+    assert f"skipped bad: {config}: `params` must be a mapping, not a list." in err
+    assert query(workspace, "SELECT id FROM runs") == [("good",)]

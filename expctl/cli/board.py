@@ -21,7 +21,8 @@ def leaderboard(
                             "is shown anyway.", min=0),
     where: list[str] = typer.Option([], "--where", "-w", help="Only runs with KEY=VALUE "
                                     "(repeatable): recipe, status or a param such as train.lr; "
-                                    "numbers compare numerically."),
+                                    "numbers compare numerically, lists such as [2, 3, 4] "
+                                    "whatever their spacing."),
     fmt: str = typer.Option("table", "--format", "-f", help="table, md, csv, json or latex."),
 ) -> None:
     """Rank runs by a metric, best first, with each run's change against the baseline."""
@@ -78,10 +79,17 @@ def _extra(board, column: str, value) -> str:
     return str(value)
 
 
-
 def _json_row(board, r) -> dict:
     row = {"rank": r.rank, "id": r.id, board.metric: r.value, "delta": r.delta,
            "delta_pct": r.delta_pct, "baseline": r.baseline, "missing": r.missing}
     for c in board.columns:
         row.setdefault(c, r.extras.get(c))
-    return row
+    return {k: _json_number(v) for k, v in row.items()}
+
+
+def _json_number(value):
+    """null for inf and nan: stored values are finite, but a delta between two of them can
+    overflow (1e308 - -1e308), and JSON has no Infinity (json.dumps would write it anyway)."""
+    import math
+
+    return None if isinstance(value, float) and not math.isfinite(value) else value

@@ -18,8 +18,9 @@ LS_FORMATS = ("table", "json", "csv")
 
 @app.command("ls")
 def ls_cmd(
-    status: str | None = typer.Option(None, "--status", "-s", help="Only runs in this state "
-                                      "(created, running, finished, failed, lost, imported...)."),
+    status: str | None = typer.Option(None, "--status", "-s", help="Only runs in this state: "
+                                      "created, running, finished, failed, killed, lost or "
+                                      "imported."),
     recipe: str | None = typer.Option(None, "--recipe", "-r", help="Only runs of this recipe."),
     limit: int = typer.Option(50, "--limit", "-n", help="Show at most N runs, newest first; "
                               "0 shows all.", min=0),
@@ -28,10 +29,12 @@ def ls_cmd(
     """List runs, newest first, from the registry."""
     from expctl import console
     from expctl.registry.index import refresh_statuses
-    from expctl.registry.queries import list_runs
+    from expctl.registry.queries import check_status, list_runs
     from expctl.registry.settings import read_settings
 
     check_format(fmt, LS_FORMATS)
+    if status is not None:
+        check_status(status)
     ws = get_workspace()
     with open_index(ws) as db:
         refresh_statuses(ws, db)
@@ -84,7 +87,7 @@ def show(
     r = load_run(ws, resolve_run_id(ws, run))
     info = r.info.model_dump(mode="json")
     status = run_status(r)
-    params = flatten(r.params())
+    params = flatten(_params_of(r))
     metrics = r.metrics()
     series = summarize_series(r.path / METRICS_FILE)
     files = _files(r.path)
@@ -171,7 +174,8 @@ def import_cmd(
     file: Path = typer.Argument(..., help="CSV (id column + one column per metric) or JSONL "
                                 "({\"id\", \"metrics\", \"params\"} per line)."),
     recipe: str | None = typer.Option(None, "--recipe", "-r", help="Recipe name to record on "
-                                      "the imported runs."),
+                                      "the imported runs; only its spelling is checked, as the "
+                                      "results may come from a recipe not in recipes/."),
 ) -> None:
     """Bring in results obtained elsewhere as runs marked imported (re-import updates them)."""
     from expctl import console
@@ -210,6 +214,14 @@ def open_index(ws):
     if rebuilt:
         console.info(f"the registry was new: indexed {rebuilt} runs from {ws.runs_dir}")
     return db
+
+
+def _params_of(run) -> dict:
+    """The run's params, read as the registry reads them: config.yaml or its `params` not being
+    a mapping is one line naming the file (exit 2), as `reindex` reports it."""
+    from expctl.registry.folders import CONFIG_FILE, read_config
+
+    return read_config(run.path / CONFIG_FILE).get("params") or {}
 
 
 def _ls_json(r) -> dict:

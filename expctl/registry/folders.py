@@ -80,19 +80,49 @@ def read_record(runs_dir: Path, run_id: str) -> RunRecord:
 
         raise NotFoundError(f"No run `{run_id}` in {runs_dir}.", hint="see `expctl ls`")
     info = _validated(RunInfo, load_yaml(info_path), info_path)
-    config_path = path / CONFIG_FILE
-    config = load_yaml(config_path) if config_path.is_file() else {}
-    if not isinstance(config, dict):
-        config = {}
+    check_id_matches(info.id, runs_dir, run_id)
+    config = read_config(path / CONFIG_FILE)
+    metrics_spec = config.get("metrics")
     run = Run(path, info)
     return record_from(
         info,
         params=config.get("params") or {},
-        primary_metric=(config.get("metrics") or {}).get("primary"),
+        primary_metric=metrics_spec.get("primary") if isinstance(metrics_spec, dict) else None,
         metrics=read_final_metrics(path),
         series=summarize_series(path / METRICS_FILE),
         status=run_status(run),
     )
+
+
+def check_id_matches(info_id: str, runs_dir: Path, run_id: str) -> None:
+    """Refuse a folder whose run.yaml names another run: indexed, it would take the other
+    run's row (and its params twice over) while `show` could not find it by either name."""
+    if info_id != run_id:
+        from expctl.errors import BadInputError
+
+        raise BadInputError(
+            f"{runs_dir.name}/{run_id}/{RUN_FILE} says id `{info_id}` (a copied or renamed "
+            "folder? fix the id in run.yaml)")
+
+
+def read_config(config_path: Path) -> dict:
+    """config.yaml as a mapping ({} when absent or empty); raises BadInputError naming the file
+    when it, or its `params`, is something else: indexing it as "no params" would hide that."""
+    from expctl.errors import BadInputError
+
+    config = load_yaml(config_path) if config_path.is_file() else None
+    if config is None:
+        return {}
+    if not isinstance(config, dict):
+        raise BadInputError(f"{config_path}: expected a mapping, found {_kind(config)}.")
+    params = config.get("params")
+    if params is not None and not isinstance(params, dict):
+        raise BadInputError(f"{config_path}: `params` must be a mapping, not {_kind(params)}.")
+    return config
+
+
+def _kind(value: Any) -> str:
+    return {list: "a list", str: "a string"}.get(type(value), f"a {type(value).__name__}")
 
 
 def record_from(info: Any, params: dict, primary_metric: str | None, metrics: dict[str, float],
@@ -156,8 +186,8 @@ def summarize_series(path: Path) -> dict[str, Series]:
         for name, value in record.items():
             if name in SERIES_SKIP or not _is_number(value):
                 continue
-            value = float(value)
-            if not math.isfinite(value):
+            value = finite_float(value)
+            if value is None:
                 continue
             s = series.get(name)
             if s is None:
@@ -175,14 +205,24 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def finite_float(value: float) -> float | None:
+    """The number as a finite float; None for inf, nan and ints beyond a float's range
+    (YAML and JSON read `1000...0` with 400 digits as an exact int, and float() overflows)."""
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
+
+
 def param_value(value: Any) -> tuple[str, float | None]:
-    """A param as stored: text (strings as written, the rest as JSON) and number if numeric."""
+    """A param as stored: text (strings as written, the rest as JSON) and number if numeric.
+
+    A number without a finite float form keeps only its text, which still compares exactly."""
     if isinstance(value, str):
         return value, None
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        number = float(value)
-        return (repr(value) if isinstance(value, float) else str(value),
-                number if math.isfinite(number) else None)
+        return (repr(value) if isinstance(value, float) else str(value), finite_float(value))
     return json.dumps(value, separators=(",", ":"), default=str), None
 
 

@@ -92,7 +92,8 @@ def write_records(db: Database, records: Sequence[RunRecord]) -> None:
     if not records:
         return
     stamp = now_iso()
-    db.executemany(UPSERT_RUN, [_run_row(r, stamp) for r in records])
+    widest = _widest_int(db)
+    db.executemany(UPSERT_RUN, [_run_row(r, stamp, widest) for r in records])
     ids = [{"id": r.id} for r in records]
     db.executemany("DELETE FROM params WHERE run_id = :id", ids)
     db.executemany("DELETE FROM metrics WHERE run_id = :id", ids)
@@ -102,7 +103,7 @@ def write_records(db: Database, records: Sequence[RunRecord]) -> None:
             text, number = param_value(value)
             params.append({"run_id": r.id, "name": key, "value_text": text, "value_num": number})
     db.executemany(INSERT_PARAM, params)
-    db.executemany(INSERT_METRIC, [m for r in records for m in _metric_rows(r)])
+    db.executemany(INSERT_METRIC, [m for r in records for m in _metric_rows(r, widest)])
 
 
 def delete_runs(db: Database, run_ids: Sequence[str]) -> None:
@@ -264,24 +265,43 @@ def _remove_db_files(path: Path) -> None:
         Path(f"{path}{suffix}").unlink(missing_ok=True)
 
 
-def _run_row(r: RunRecord, stamp: str) -> dict:
+SQLITE_WIDEST_INT = 2**63 - 1
+
+
+def _widest_int(db: Database) -> int:
+    """The largest value the integer columns hold: 64-bit in SQLite, while SQLAlchemy's
+    Integer is 32-bit on PostgreSQL and the others."""
+    return SQLITE_WIDEST_INT if db.dialect == "sqlite" else 2**31 - 1
+
+
+def _int_or_none(value: int | None, widest: int) -> int | None:
+    """A step count as stored: one beyond the column's range (a run id such as
+    `base_99999999999999999999m`, a logged step of 10**30) is stored as unknown, since the
+    driver would refuse the whole transaction, and then every later index, over it."""
+    return value if value is None or -widest - 1 <= value <= widest else None
+
+
+def _run_row(r: RunRecord, stamp: str, widest: int = SQLITE_WIDEST_INT) -> dict:
     return {
         "id": r.id, "recipe": r.recipe, "status": r.status, "created": r.created,
-        "created_ts": r.created_ts, "imported": r.imported, "steps": r.steps,
+        "created_ts": r.created_ts, "imported": r.imported,
+        "steps": _int_or_none(r.steps, widest),
         "primary_metric": r.primary_metric, "git_sha": r.git_sha, "git_branch": r.git_branch,
         "git_dirty": r.git_dirty, "launcher": r.launcher, "session": r.session, "indexed_at": stamp,
     }
 
 
-def _metric_rows(r: RunRecord) -> list[dict]:
+def _metric_rows(r: RunRecord, widest: int = SQLITE_WIDEST_INT) -> list[dict]:
     rows = []
     for name in dict.fromkeys([*r.metrics, *r.series]):
         s = r.series.get(name)
-        rows.append({
-            "run_id": r.id, "name": name, "value": r.metrics.get(name),
-            "last": s.last if s else None, "last_step": s.last_step if s else None,
-            "min": s.min if s else None, "min_step": s.min_step if s else None,
-            "max": s.max if s else None, "max_step": s.max_step if s else None,
-            "count": s.count if s else None,
-        })
+        row = {"run_id": r.id, "name": name, "value": r.metrics.get(name), "last": None,
+               "last_step": None, "min": None, "min_step": None, "max": None, "max_step": None,
+               "count": None}
+        if s:
+            row.update(last=s.last, min=s.min, max=s.max, count=s.count,
+                       last_step=_int_or_none(s.last_step, widest),
+                       min_step=_int_or_none(s.min_step, widest),
+                       max_step=_int_or_none(s.max_step, widest))
+        rows.append(row)
     return rows

@@ -17,6 +17,9 @@ from expctl.errors import BadInputError
 from expctl.registry.db import Database
 
 RUN_COLUMNS = ("recipe", "status")  # --where keys that name run columns rather than params
+# The states a run can be in: expctl.launchers.status.STATES and `imported` (a test keeps them
+# in step; importing the launchers here would slow down `ls`).
+RUN_STATES = ("created", "running", "finished", "failed", "killed", "lost", "imported")
 ID_CHUNK = 500
 
 
@@ -39,12 +42,15 @@ class Where:
     """One `--where KEY=VALUE`: a run column (recipe, status) or a flattened param."""
 
     key: str
-    text: str
+    text: str  # as stored: a list or mapping in the compact JSON of params' value_text
     number: float | None  # the value as a number, when it is one
     # For a numeric value: whether some run stores this param as text equal to it (a quoted
     # "0.01" in YAML), so a text comparison is needed besides the numeric one. Set by
     # `prepare`; True (always compare both ways) until then.
     text_too: bool = True
+    # The value as typed when `text` normalised it (`[2, 3, 4]` -> `[2,3,4]`): a string param
+    # written exactly so (quoted in YAML) matches it too.
+    written: str | None = None
 
     @property
     def column(self) -> str | None:
@@ -65,7 +71,29 @@ def parse_where(text: str) -> Where:
         raise BadInputError(f"--where `{text}` has no `=`.",
                             hint="write KEY=VALUE, e.g. train.lr=0.01")
     check_key(key.strip(), "--where key")
-    return Where(key.strip(), value, _number(value))
+    stored = _stored_form(value)
+    return Where(key.strip(), stored, _number(value),
+                 written=value if stored != value else None)
+
+
+def _stored_form(text: str) -> str:
+    """A list or mapping value (`[2, 3, 4]`, `{a: 1}`, as YAML) in the form params store it
+    (expctl.registry.folders.param_value: compact JSON, `[2,3,4]`), so any spacing matches.
+    Anything else is compared as written."""
+    if text.strip()[:1] not in ("[", "{"):
+        return text  # only flow collections: `a: b` is YAML for a mapping, yet a plain string
+    import yaml
+
+    from expctl.registry.folders import param_value
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # as config.yaml is read
+    try:
+        value = yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader
+    except yaml.YAMLError:
+        return text
+    if not isinstance(value, (list, dict)):
+        return text
+    return param_value(value)[0]
 
 
 def prepare(db: Database, wheres: Sequence[Where]) -> list[Where]:
@@ -76,7 +104,7 @@ def prepare(db: Database, wheres: Sequence[Where]) -> list[Where]:
         if w.column is None and w.number is not None:
             found = db.query("SELECT 1 FROM params WHERE name = :k AND value_text = :t"
                              " AND value_num IS NULL LIMIT 1", {"k": w.param, "t": w.text})
-            w = Where(w.key, w.text, w.number, bool(found))
+            w = Where(w.key, w.text, w.number, bool(found), w.written)
         ready.append(w)
     return ready
 
@@ -107,6 +135,10 @@ def filter_sql(wheres: Sequence[Where], run_id: str = "r.id") -> tuple[str, dict
             continue
         params[f"k{i}"] = w.param
         by_text = f"SELECT run_id FROM params WHERE name = :k{i} AND value_text = :t{i}"
+        if w.written is not None:
+            params[f"w{i}"] = w.written
+            by_text = (f"SELECT run_id FROM params WHERE name = :k{i}"
+                       f" AND value_text IN (:t{i}, :w{i})")
         by_number = f"SELECT run_id FROM params WHERE name = :k{i} AND value_num = :n{i}"
         if w.number is None:
             parts.append(f"{run_id} IN ({by_text})")
@@ -120,6 +152,14 @@ def filter_sql(wheres: Sequence[Where], run_id: str = "r.id") -> tuple[str, dict
 
 
 # --- ls ----------------------------------------------------------------------------------------
+
+
+def check_status(status: str) -> str:
+    """A known run state: a misspelt one would list nothing, as if no run were in it."""
+    if status not in RUN_STATES:
+        raise BadInputError(f"Unknown status `{status}`.",
+                            hint=f"use one of {', '.join(RUN_STATES)}")
+    return status
 
 
 def list_runs(db: Database, status: str | None = None, recipe: str | None = None,
