@@ -20,6 +20,7 @@ from expctl.launchers.jobfiles import (
     LAUNCH_FILE,
     LOG_FILE,
     hostname,
+    live_processes,
     process_start_ticks,
     read_json_file,
     same_process_alive,
@@ -161,22 +162,16 @@ def run_processes(run_path: Path) -> list[int]:
     EXPCTL_RUN_DIR in their environment. Linux /proc only; elsewhere none are found."""
     needle = f"\0EXPCTL_RUN_DIR={run_path}\0".encode()
     found = []
-    try:
-        entries = os.listdir("/proc")
-    except OSError:
-        return found
-    for entry in entries:
-        if not entry.isdigit() or int(entry) == os.getpid():
+    for pid, _ in live_processes():
+        if pid == os.getpid():
             continue
         try:
-            with open(f"/proc/{entry}/environ", "rb") as f:
+            with open(f"/proc/{pid}/environ", "rb") as f:
                 environ = b"\0" + f.read()
-            with open(f"/proc/{entry}/stat", "rb") as f:
-                stat = f.read()
         except OSError:
             continue  # gone, or another user's
-        if needle in environ and not stat[stat.rfind(b")") + 2:].startswith(b"Z"):
-            found.append(int(entry))
+        if needle in environ:
+            found.append(pid)
     return found
 
 

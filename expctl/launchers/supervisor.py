@@ -38,6 +38,7 @@ from expctl.launchers.jobfiles import (
     SUPERVISOR_LOG,
     group_alive,
     identity,
+    live_processes,
     now_iso,
     process_start_ticks,
     read_json_file,
@@ -315,24 +316,9 @@ def _become_subreaper() -> None:
 
 def _my_children(exclude: int) -> list[int]:
     """Live (non-zombie) children of this process other than `exclude`, found through /proc."""
-    me = os.getpid()
-    found = []
-    try:
-        entries = os.listdir("/proc")
-    except OSError:
-        return found
-    for entry in entries:
-        if not entry.isdigit() or int(entry) == exclude:
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", encoding="utf-8", errors="replace") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        fields = stat[stat.rfind(")") + 2 :].split()
-        if len(fields) > 1 and fields[1] == str(me) and fields[0] != "Z":
-            found.append(int(entry))
-    return found
+    me = str(os.getpid()).encode()
+    return [pid for pid, fields in live_processes()
+            if pid != exclude and len(fields) > 1 and fields[1] == me]
 
 
 def main(argv: list[str] | None = None) -> int:
