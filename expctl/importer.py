@@ -197,8 +197,8 @@ def import_runs(ws: Workspace, path: Path, recipe: str | None = None) -> ImportR
 
 def _existing_infos(ws: Workspace, rows: list[ImportRow]) -> dict[str, Any]:
     """run.yaml of the runs imported before; a run of the same id made by `new` is a conflict."""
-    from expctl.files import validate
-    from expctl.registry.folders import RUN_FILE, load_yaml
+    from expctl.files import read_yaml, validate
+    from expctl.registry.folders import RUN_FILE
     from expctl.runs import RunInfo
 
     infos = {}
@@ -208,7 +208,7 @@ def _existing_infos(ws: Workspace, rows: list[ImportRow]) -> dict[str, Any]:
             raise ConflictError(f"{row.where}: `{ws.runs_dir / row.id}` exists but is not a run.")
         if not info_path.is_file():
             continue
-        info = validate(RunInfo, load_yaml(info_path), str(info_path))
+        info = validate(RunInfo, read_yaml(info_path), str(info_path))
         if not info.imported:
             raise ConflictError(
                 f"{row.where}: run `{row.id}` exists and was not imported.",
@@ -220,11 +220,11 @@ def _existing_infos(ws: Workspace, rows: list[ImportRow]) -> dict[str, Any]:
 
 def _write_folders(ws: Workspace, rows: list[ImportRow], existing: dict[str, Any],
                    recipe: str | None, source: str) -> tuple[ImportResult, list]:
+    from expctl.files import read_yaml
     from expctl.registry.folders import (
         CONFIG_FILE,
         RESULTS_FILE,
         RUN_FILE,
-        load_yaml,
         read_final_metrics,
         record_from,
     )
@@ -244,7 +244,7 @@ def _write_folders(ws: Workspace, rows: list[ImportRow], existing: dict[str, Any
         else:
             if recipe is not None:
                 info.recipe = recipe
-            old_config = load_yaml(folder / CONFIG_FILE) if (folder / CONFIG_FILE).is_file() else {}
+            old_config = read_yaml(folder / CONFIG_FILE) if (folder / CONFIG_FILE).is_file() else {}
             old_params = (old_config or {}).get("params") or {}
             params = row.params if row.params is not None else old_params
             metrics = {**read_final_metrics(folder), **row.metrics}

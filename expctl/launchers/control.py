@@ -266,25 +266,25 @@ def follow(path: Path, offset: int, running: Callable[[], bool],
            poll_s: float = 0.2) -> Iterator[bytes]:
     """New bytes of a growing file from `offset` until `running()` is false and all is read."""
     while True:
-        try:
-            with open(path, "rb") as f:
-                f.seek(offset)
-                data = f.read()
-        except FileNotFoundError:
-            data = b""
+        data = _read_from(path, offset)
         if data:
             offset += len(data)
             yield data
             continue
         if not running():
             # The job has ended: one last read catches what it wrote just before.
-            try:
-                with open(path, "rb") as f:
-                    f.seek(offset)
-                    rest = f.read()
-            except FileNotFoundError:
-                rest = b""
+            rest = _read_from(path, offset)
             if rest:
                 yield rest
             return
         time.sleep(poll_s)
+
+
+def _read_from(path: Path, offset: int) -> bytes:
+    """The bytes of `path` after `offset` (none while the file does not exist yet)."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(offset)
+            return f.read()
+    except FileNotFoundError:
+        return b""

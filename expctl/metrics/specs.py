@@ -25,21 +25,17 @@ class MetricStyle:
 
     def show(self, value: float | None) -> str:
         """The value as people read it: `34.08%` for a fraction with scale 100."""
-        if value is None:
-            return "n/a"
-        shown = value * self.scale
-        if self.scale == 100:
-            return f"{shown:.2f}%"
-        return f"{shown:.4g}"
+        return self._written(value, "")
 
     def show_delta(self, delta: float | None) -> str:
         """A signed change in display units: `+0.06%` (percentage points for scale 100)."""
-        if delta is None:
+        return self._written(delta, "+")
+
+    def _written(self, value: float | None, sign: str) -> str:
+        if value is None:
             return "n/a"
-        shown = delta * self.scale
-        if self.scale == 100:
-            return f"{shown:+.2f}%"
-        return f"{shown:+.4g}"
+        shown = value * self.scale
+        return f"{shown:{sign}.2f}%" if self.scale == 100 else f"{shown:{sign}.4g}"
 
     def better(self, delta: float) -> bool | None:
         """Whether a change is an improvement (None for no change)."""

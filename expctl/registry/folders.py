@@ -15,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from expctl.files import read_yaml
 from expctl.flat import flatten
 
 RUN_FILE = "run.yaml"  # the same names as expctl.runs, which is not imported at start-up
@@ -79,7 +80,7 @@ def read_record(runs_dir: Path, run_id: str) -> RunRecord:
         from expctl.errors import NotFoundError
 
         raise NotFoundError(f"No run `{run_id}` in {runs_dir}.", hint="see `expctl ls`")
-    info = _validated(RunInfo, load_yaml(info_path), info_path)
+    info = _validated(RunInfo, read_yaml(info_path), info_path)
     check_id_matches(info.id, runs_dir, run_id)
     config = read_config(path / CONFIG_FILE)
     metrics_spec = config.get("metrics")
@@ -110,7 +111,7 @@ def read_config(config_path: Path) -> dict:
     when it, or its `params`, is something else: indexing it as "no params" would hide that."""
     from expctl.errors import BadInputError
 
-    config = load_yaml(config_path) if config_path.is_file() else None
+    config = read_yaml(config_path) if config_path.is_file() else None
     if config is None:
         return {}
     if not isinstance(config, dict):
@@ -224,21 +225,6 @@ def param_value(value: Any) -> tuple[str, float | None]:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return (repr(value) if isinstance(value, float) else str(value), finite_float(value))
     return json.dumps(value, separators=(",", ":"), default=str), None
-
-
-def load_yaml(path: Path) -> Any:
-    """Parse YAML with libyaml; on any problem let expctl.files report it precisely."""
-    import yaml
-
-    loader = getattr(yaml, "CSafeLoader", None)
-    if loader is not None:
-        try:
-            return yaml.load(path.read_text(encoding="utf-8"), Loader=loader)  # noqa: S506
-        except (yaml.YAMLError, UnicodeDecodeError, OSError):
-            pass
-    from expctl.files import read_yaml
-
-    return read_yaml(path)
 
 
 def _validated(model: Any, data: Any, path: Path) -> Any:
