@@ -6,8 +6,13 @@ BIN := $(VENV)/bin
 # Override on a GPU box, e.g. `make install TORCH_SPEC=torch`.
 TORCH_SPEC ?= torch==2.13.0
 SYSTEM_PACKAGES ?= screen tmux git
+# The lowest typer pyproject admits; the venv gets the highest. `make test` runs the start-up
+# and CLI tests against both.
+TYPER_LOWEST ?= 0.16.0
+LOWEST_DIR := .cache/typer-lowest
+CLI_TESTS ?= tests/cli
 
-.PHONY: install system-deps test bench lint demo clean
+.PHONY: install system-deps test test-typer-lowest bench lint demo clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,7 +37,17 @@ system-deps:
 	fi
 
 test: install
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -rs
+	$(MAKE) --no-print-directory test-typer-lowest
+
+# The CLI tests again with the lowest supported typer in front of the venv's (PYTHONPATH wins;
+# the console script and subprocesses see it too).
+test-typer-lowest: install
+	@test -f $(LOWEST_DIR)/.typer-$(TYPER_LOWEST) || { rm -rf $(LOWEST_DIR) && \
+	  $(BIN)/pip install -q --no-deps --target $(LOWEST_DIR) "typer==$(TYPER_LOWEST)" && \
+	  touch $(LOWEST_DIR)/.typer-$(TYPER_LOWEST); }
+	PYTHONPATH=$(LOWEST_DIR) EXPCTL_TEST_TYPER=$(TYPER_LOWEST) $(BIN)/python -m pytest -q -rs \
+	  -p no:cacheprovider $(CLI_TESTS)
 
 bench: install
 	$(BIN)/python bench/run.py

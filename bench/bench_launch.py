@@ -70,7 +70,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.repeat = 3
-    from expctl.runs import create_run
+    from expctl.phases.new import create_run
     from expctl.workspace import init_workspace
 
     expctl = str(Path(sys.executable).with_name("expctl"))

@@ -84,7 +84,7 @@ def cached_workspace(count: int, rebuild: bool) -> Path:
     started = time.perf_counter()
     source = jsonl_file(count)
     ws = fresh_workspace(root)
-    from expctl.importer import import_runs
+    from expctl.phases.importer import import_runs
     from expctl.workspace import Workspace
 
     import_runs(Workspace(ws), source)

@@ -22,13 +22,28 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from expctl.errors import ConflictError, ExpctlError, Terminated
-from expctl.runs import Run, load_run, now_iso
-from expctl.validate import Echo, JobFailedError
+from expctl.errors import (
+    BadInputError,
+    ConflictError,
+    ExpctlError,
+    JobFailedError,
+    NothingToCommitError,
+    Terminated,
+)
+from expctl.launchers import get_launcher
+from expctl.launchers.control import LOST_EXIT_CODE, exit_code_for, wait_for
+from expctl.metrics.context import run_recipe
+from expctl.metrics.criteria import parse_criteria
+from expctl.phases.commit import commit_run
+from expctl.phases.gather import gather
+from expctl.phases.launch import plan_launch, start
+from expctl.phases.new import new_run
+from expctl.phases.record import record_run
+from expctl.phases.validate import Echo, run_validation
+from expctl.rundir import CYCLE_LOG, RUN_FILE, now_iso, parse_iso, read_validation_record
+from expctl.runs import Run, load_run
+from expctl.state import run_status, validation_state
 from expctl.workspace import Workspace
-
-CYCLE_LOG = "training_logs/cycle.log"
-PHASES = ("new", "launch", "wait", "gather", "validate", "record", "commit")
 
 
 @dataclass
@@ -116,9 +131,31 @@ def run_cycle(ws: Workspace, run_id: str, options: CycleOptions, report: Report,
     return result
 
 
-def _new(ws: Workspace, run_id: str, options: CycleOptions, progress: _Progress) -> Run:
-    from expctl.runs import RUN_FILE, create_run
+@dataclass
+class Validated:
+    """What `expctl validate` did: the job's outcome, then gather and record."""
 
+    outcome: Any
+    gathered: Any
+    recorded: Any
+
+
+def validate_and_record(ws: Workspace, run: Run, echo: Echo | None = None) -> Validated:
+    """validate -> gather (validate phase) -> record, with the same guards as a cycle: a
+    validation already running elsewhere is refused, a failed one stops before gather."""
+    if validation_state(run) == "running":
+        raise ConflictError(f"Run `{run.id}` is being validated by another command.",
+                            hint="wait for it, then validate again")
+    outcome = run_validation(ws, run, echo)
+    if outcome.exit_code != 0:
+        raise JobFailedError(f"Validation of `{run.id}` failed (exit code {outcome.exit_code}).",
+                             outcome.exit_code, hint=f"see {outcome.log}")
+    gathered = gather(ws, run, "validate")
+    gathered.check()
+    return Validated(outcome, gathered, record_run(ws, run))
+
+
+def _new(ws: Workspace, run_id: str, options: CycleOptions, progress: _Progress) -> Run:
     if (ws.run_dir(run_id) / RUN_FILE).is_file():
         run = load_run(ws, run_id)
         if options.sets and list(options.sets) != run.info.overrides:
@@ -133,11 +170,7 @@ def _new(ws: Workspace, run_id: str, options: CycleOptions, progress: _Progress)
         progress("new", "skipped", "run exists")
         return run
     progress("new", "start")
-    run = create_run(ws, run_id, options.recipe, options.sets, options.hypothesis)
-    ws.set_current_run(run.id)
-    from expctl.registry import index_runs
-
-    index_runs(ws, [run.id])
+    run = new_run(ws, run_id, options.recipe, options.sets, options.hypothesis)
     progress.run = run
     progress("new", "done", f"recipe {run.info.recipe}")
     return run
@@ -145,10 +178,6 @@ def _new(ws: Workspace, run_id: str, options: CycleOptions, progress: _Progress)
 
 def _check_recipe(run: Run) -> None:
     """Fail before hours of training on what would fail after it: criteria and validation."""
-    from expctl.errors import BadInputError
-    from expctl.metrics.context import run_recipe
-    from expctl.metrics.criteria import parse_criteria
-
     recipe = run_recipe(run)
     parse_criteria(recipe.criteria)
     if recipe.validation is None and not recipe.metrics.sources:
@@ -157,14 +186,10 @@ def _check_recipe(run: Run) -> None:
 
 
 def _launch(ws: Workspace, run: Run, options: CycleOptions, progress: _Progress) -> None:
-    from expctl.launchers.status import derive_status
-
-    state = derive_status(run, tail_bytes=0).state
+    state = run_status(run).state
     if state != "created":
         progress("launch", "skipped", f"already launched, {state}")
         return
-    from expctl.launchers.launch import plan_launch, start
-
     plan = plan_launch(ws, run.id, options.launcher)
     progress("launch", "start", plan.launcher)
     launched = start(ws, plan)
@@ -173,10 +198,7 @@ def _launch(ws: Workspace, run: Run, options: CycleOptions, progress: _Progress)
 
 
 def _wait(run: Run, progress: _Progress) -> None:
-    from expctl.launchers.control import LOST_EXIT_CODE, exit_code_for, wait_for
-    from expctl.launchers.status import derive_status
-
-    status = derive_status(run, tail_bytes=0)
+    status = run_status(run)
     if status.state == "running":
         progress("wait", "start", "training is running")
         status, _ = wait_for(run)
@@ -195,8 +217,6 @@ def _wait(run: Run, progress: _Progress) -> None:
 
 def _gather(ws: Workspace, run: Run, phase: str, progress: _Progress,
             result: CycleResult) -> None:
-    from expctl.gather import gather
-
     progress(f"gather {phase}", "start")
     gathered = gather(ws, run, phase)
     gathered.check()
@@ -207,9 +227,6 @@ def _gather(ws: Workspace, run: Run, phase: str, progress: _Progress,
 
 def _validate(ws: Workspace, run: Run, progress: _Progress, echo: Echo | None) -> bool:
     """Run validation unless it already succeeded after this training; True if it ran now."""
-    from expctl.metrics.context import run_recipe
-    from expctl.validate import read_validation_record, run_validation, validation_state
-
     if run_recipe(run).validation is None:
         progress("validate", "skipped", "recipe has no validate section")
         return False
@@ -217,7 +234,7 @@ def _validate(ws: Workspace, run: Run, progress: _Progress, echo: Echo | None) -
     if state == "running":
         raise ConflictError(f"Run `{run.id}` is being validated by another command.",
                             hint="wait for it, then run the cycle again")
-    if state == "finished" and _after_training(run, read_validation_record(run) or {}):
+    if state == "finished" and _after_training(run, read_validation_record(run.path) or {}):
         progress("validate", "skipped", "already validated")
         return False
     progress("validate", "start")
@@ -232,19 +249,12 @@ def _validate(ws: Workspace, run: Run, progress: _Progress, echo: Echo | None) -
 
 
 def _after_training(run: Run, record: dict[str, Any]) -> bool:
-    from expctl.launchers.status import derive_status
-    from expctl.windows import timestamp
-
-    ended = timestamp(derive_status(run, tail_bytes=0).ended)
-    started = timestamp(record.get("started"))
-    return ended is not None and started is not None and started[0] >= ended[0]
+    ended, started = parse_iso(run_status(run).ended), parse_iso(record.get("started"))
+    return ended is not None and started is not None and started >= ended
 
 
 def _record(ws: Workspace, run: Run, validated: bool, progress: _Progress,
             result: CycleResult) -> None:
-    from expctl.metrics.context import run_recipe
-    from expctl.record import record_run
-
     if not validated and _recorded_after_validation(run):
         progress("record", "skipped", "already recorded")
         result.metrics = run.metrics()
@@ -259,29 +269,22 @@ def _record(ws: Workspace, run: Run, validated: bool, progress: _Progress,
 
 
 def _recorded_after_validation(run: Run) -> bool:
-    from expctl.validate import read_validation_record
-    from expctl.windows import timestamp
-
     results = run.results()
     if results is None or not results.recorded:
         return False
-    record = read_validation_record(run)
+    record = read_validation_record(run.path)
     if record is None:
         return True  # no validation phase: recorded once is enough
-    recorded, ended = timestamp(results.recorded), timestamp(record.get("ended"))
-    return recorded is not None and ended is not None and recorded[0] + recorded[1] >= ended[0]
+    recorded, ended = parse_iso(results.recorded), parse_iso(record.get("ended"))
+    return recorded is not None and ended is not None and recorded >= ended
 
 
 def _commit(ws: Workspace, run: Run, options: CycleOptions, progress: _Progress,
             result: CycleResult) -> None:
-    from expctl.commit import commit_run
-
     progress("commit", "start")
     try:
         plan = commit_run(ws, load_run(ws, run.id), options.findings)
-    except ConflictError as exc:
-        if "Nothing to commit" not in exc.message:
-            raise
+    except NothingToCommitError:
         progress("commit", "skipped", "nothing new to commit")
         return
     result.commit_sha = plan.sha
@@ -305,8 +308,6 @@ def start_detached(ws: Workspace, run_id: str, options: CycleOptions, launcher_n
                    report: Report) -> tuple[Run, str | None]:
     """Create the run here (so a bad recipe fails now), then run the cycle in a screen/tmux
     session or a background process; returns the run and the session to attach to."""
-    from expctl.launchers import get_launcher
-
     launcher = get_launcher(launcher_name)
     launcher.check_available()
     progress = _Progress(report)

@@ -61,6 +61,18 @@ class MissingToolError(ExpctlError):
     exit_code = ExitCode.MISSING_TOOL
 
 
+class JobFailedError(ExpctlError):
+    """A training or validation job ended badly; the CLI exits with the job's own code."""
+
+    def __init__(self, message: str, exit_code: int, hint: str | None = None):
+        super().__init__(message, hint)
+        self.exit_code = exit_code if 0 < exit_code < 256 else 1  # type: ignore[assignment]
+
+
+class NothingToCommitError(ConflictError):
+    """`commit` found no change in the run folder: `cycle` treats this as done."""
+
+
 class Terminated(BaseException):
     """SIGTERM reached an expctl command. A BaseException, like KeyboardInterrupt, so that
     phases clean up and record the interruption, but not one the CLI framework swallows."""

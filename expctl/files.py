@@ -91,8 +91,3 @@ def describe_validation_error(exc: Any) -> str:
         parts.append(f"{where}: {msg}")
     more = len(exc.errors()) - 3
     return "; ".join(parts) + (f" (and {more} more)" if more > 0 else "")
-
-
-def load_model(path: Path, model: type[T]) -> T:
-    """Read a YAML file into a pydantic model, with file-and-key error messages."""
-    return validate(model, read_yaml(path), str(path))

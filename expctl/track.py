@@ -22,7 +22,8 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
-METRICS_FILE = "metrics.jsonl"
+from expctl.rundir import METRICS_FILE
+
 FLUSH_INTERVAL_S = 1.0
 RANK_VARIABLES = ("RANK", "OMPI_COMM_WORLD_RANK", "PMI_RANK", "SLURM_PROCID")
 

@@ -13,7 +13,9 @@ from datetime import datetime
 from typing import Any
 
 from expctl.errors import BadInputError, ConflictError, ExpctlError, NotFoundError
+from expctl.rundir import LAUNCH_FILE, earlier_exit_records, read_validation_record
 from expctl.runs import Run
+from expctl.state import run_status
 from expctl.workspace import Workspace
 
 # The kernel stamps files from a clock that may lag the precise time by one tick (<= 10 ms),
@@ -70,9 +72,7 @@ def phase_window(ws: Workspace, run: Run, phase: str) -> Window:
     if phase == "train":
         started, ended, state = _training_times(run)
     elif phase == "validate":
-        from expctl.validate import read_validation_record
-
-        record = read_validation_record(run)
+        record = read_validation_record(run.path)
         if record is None:
             raise NotFoundError(f"Run `{run.id}` has not been validated yet.",
                                 hint=f"run `expctl validate {run.id}`")
@@ -94,11 +94,8 @@ def phase_window(ws: Workspace, run: Run, phase: str) -> Window:
 
 def _earlier_attempts(run: Run) -> tuple[tuple[float, float], ...]:
     """(start, end) of the attempts before a resume, from the records the launcher keeps."""
-    from expctl.launchers.jobfiles import read_json_file
-
     found = []
-    for path in sorted((run.path / "training_logs").glob("job.[0-9]*.json")):
-        record = read_json_file(path) or {}
+    for record in earlier_exit_records(run.path):
         start, end = timestamp(record.get("started")), timestamp(record.get("ended"))
         if start is not None and end is not None:
             found.append((start[0], end[0] + end[1]))
@@ -106,12 +103,8 @@ def _earlier_attempts(run: Run) -> tuple[tuple[float, float], ...]:
 
 
 def _training_times(run: Run) -> tuple[Any, Any, str]:
-    from expctl.runs import LAUNCH_FILE
-
     if not (run.path / LAUNCH_FILE).exists():
         raise NotFoundError(f"Run `{run.id}` has not been launched yet.",
                             hint=f"run `expctl launch {run.id}`")
-    from expctl.launchers.status import derive_status
-
-    status = derive_status(run)
+    status = run_status(run)
     return status.started, status.ended, status.state

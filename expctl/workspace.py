@@ -54,7 +54,7 @@ def _settings_models():
     """Built lazily: pydantic is not imported on the CLI's start-up path."""
     from pydantic import Field
 
-    from expctl.recipes import SlurmSpec
+    from expctl.slurmspec import SlurmSpec
 
     Strict = _model_base()
 
@@ -119,23 +119,6 @@ class Workspace:
             data = read_yaml(self.settings_path) if self.settings_path.exists() else {}
             self._settings = validate(Settings, data, str(self.settings_path))
         return self._settings
-
-    @property
-    def registry_url(self) -> str:
-        url = os.environ.get("EXPCTL_REGISTRY_URL") or self.settings.registry
-        return url or f"sqlite:///{self.root / 'registry.db'}"
-
-    def direction(self, metric: str) -> str:
-        """'higher' or 'lower' is better for `metric`: settings first, then its name."""
-        spec = self.settings.metrics.get(metric)
-        # Only a direction written in expctl.yaml counts; `{scale: 100}` alone keeps the name's.
-        if spec is not None and "direction" in spec.model_fields_set:
-            return spec.direction
-        return direction_by_name(metric)
-
-    def scale(self, metric: str) -> float:
-        spec = self.settings.metrics.get(metric)
-        return spec.scale if spec is not None else 1.0
 
     def run_dir(self, run_id: str) -> Path:
         return self.runs_dir / run_id

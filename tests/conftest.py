@@ -4,20 +4,22 @@
   EXPCTL_* variables from the developer's shell.
 - `workspace`: a temporary folder that is a real git repository with one commit, `expctl
   init`-ed, holding recipes/baseline.yaml (params, steps_param, a primary metric).
-- `cli`: runs the real console script (`.venv/bin/expctl`) as a subprocess and returns
-  (exit code, stdout, stderr); cwd is the workspace when the test uses one.
+- `cli`: runs a command line in-process through expctl.cli.run (what the console script
+  calls) and returns (exit code, stdout, stderr); cwd is the workspace when the test uses one.
+- `cli_process`: the same through the real console script, for tests where the process
+  boundary is the point (signals, sessions, start-up time).
 """
 
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from helpers import GIT_IDENTITY, expctl_script, git, run_expctl  # noqa: F401 - re-exported
+from slurm_cluster import slurm_conf  # noqa: F401 - the fixture, for every Slurm test
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -38,28 +40,6 @@ metrics:
   primary: small_map
 """
 
-GIT_IDENTITY = {
-    "GIT_AUTHOR_NAME": "expctl tests",
-    "GIT_AUTHOR_EMAIL": "tests@expctl.invalid",
-    "GIT_COMMITTER_NAME": "expctl tests",
-    "GIT_COMMITTER_EMAIL": "tests@expctl.invalid",
-}
-
-
-def expctl_script() -> str:
-    """The console script of the environment running the tests."""
-    beside = Path(sys.executable).with_name("expctl")
-    if beside.exists():
-        return str(beside)
-    venv = ROOT / ".venv" / "bin" / "expctl"
-    if venv.exists():
-        return str(venv)
-    found = shutil.which("expctl")
-    if not found:
-        pytest.fail("the expctl console script is not installed (run `make install`)")
-    return found
-
-
 @pytest.fixture(autouse=True)
 def isolated(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """Each test: its own HOME, no colours, fixed width, a git identity, no EXPCTL_* leaks."""
@@ -77,7 +57,7 @@ def isolated(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Monke
     settings._cache.clear()  # settings read by in-process calls must not leak between tests
 
 
-# --- `pytest --postgres`: every test's registry in PostgreSQL (see test_postgres_registry.py) --
+# --- `pytest --postgres`: each test's registry in PostgreSQL (tests/registry/test_postgres.py) --
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -100,7 +80,7 @@ def registry_backend(isolated: None, request: pytest.FixtureRequest,
         return
     if request.node.get_closest_marker("sqlite_only"):
         pytest.skip("about the SQLite registry file itself")
-    from test_postgres_registry import fresh_schema, unavailable
+    from postgres_server import fresh_schema, unavailable
 
     why = unavailable()
     if why:
@@ -163,11 +143,6 @@ def remove_registry(root: Path) -> None:
         registry_execute(root, f"DROP TABLE {', '.join(sorted(names))} CASCADE")
 
 
-def git(cwd: Path, *args: str) -> str:
-    done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True)
-    return done.stdout
-
-
 @pytest.fixture
 def workspace(tmp_path: Path) -> Path:
     """A git repository with one commit, `expctl init`-ed, with recipes/baseline.yaml."""
@@ -187,19 +162,53 @@ def workspace(tmp_path: Path) -> Path:
 CliResult = tuple[int, str, str]
 
 
+def _default_cwd(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
+    if "workspace" in request.fixturenames:
+        return request.getfixturevalue("workspace")
+    return tmp_path
+
+
 @pytest.fixture
-def cli(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[..., CliResult]:
-    """Run `expctl ARGS...` for real: returns (exit code, stdout, stderr)."""
-    script = expctl_script()
+def cli(request: pytest.FixtureRequest, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> Callable[..., CliResult]:
+    """Run `expctl ARGS...` in this process, through the same entry point as the console
+    script (expctl.cli.run): returns (exit code, stdout, stderr). For tests about output and
+    files; where the process itself matters (signals, sessions, start-up) use `cli_process`."""
+    import io
+
+    from expctl.cli import run as run_cli
+    from expctl.registry import settings
 
     def run(*args: str, cwd: Path | None = None, input: str | None = None,
             env: dict[str, str] | None = None, timeout: float = 120) -> CliResult:
-        if cwd is None:
-            cwd = request.getfixturevalue("workspace") if "workspace" in request.fixturenames \
-                else tmp_path
-        full_env = {**os.environ, **(env or {})}
-        done = subprocess.run([script, *args], cwd=cwd, input=input, capture_output=True,
-                              text=True, env=full_env, timeout=timeout)
+        out, err = io.BytesIO(), io.BytesIO()
+        stdout = io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=True)
+        stderr = io.TextIOWrapper(err, encoding="utf-8", newline="", write_through=True)
+        with monkeypatch.context() as patch:
+            patch.chdir(cwd or _default_cwd(request, tmp_path))
+            for key, value in (env or {}).items():
+                patch.setenv(key, value)
+            patch.setattr(sys, "stdin", io.StringIO(input or ""))
+            patch.setattr(sys, "stdout", stdout)
+            patch.setattr(sys, "stderr", stderr)
+            settings._cache.clear()  # each command reads expctl.yaml afresh, as a process would
+            code = run_cli([str(a) for a in args])
+            stdout.flush()
+            stderr.flush()
+        return code, out.getvalue().decode("utf-8", "replace"), \
+            err.getvalue().decode("utf-8", "replace")
+
+    return run
+
+
+@pytest.fixture
+def cli_process(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[..., CliResult]:
+    """Run `expctl ARGS...` as a real process (the console script): (exit code, stdout,
+    stderr)."""
+    def run(*args: str, cwd: Path | None = None, input: str | None = None,
+            env: dict[str, str] | None = None, timeout: float = 120) -> CliResult:
+        done = run_expctl(*args, cwd=cwd or _default_cwd(request, tmp_path), input=input,
+                          env={**os.environ, **(env or {})}, timeout=timeout)
         return done.returncode, done.stdout, done.stderr
 
     return run

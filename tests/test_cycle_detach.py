@@ -4,12 +4,10 @@ outlives the command, and leaves its progress in the run folder."""
 from __future__ import annotations
 
 import json
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
-from kit import cli, hydra_recipe, make_workspace, results  # noqa: E402
+from standins.kit import cli, hydra_recipe, make_workspace, results
 
 
 def wait_until(check, timeout: float = 60.0):

@@ -10,7 +10,9 @@ import pytest
 import yaml
 
 from expctl.errors import BadInputError, ConflictError, NotFoundError
-from expctl.runs import SUBDIRS, create_run, load_run, resolve_run_id
+from expctl.phases.new import create_run
+from expctl.rundir import SUBDIRS
+from expctl.runs import load_run, resolve_run_id
 from expctl.workspace import find_workspace, init_workspace
 
 RECIPE = (
@@ -80,7 +82,9 @@ def test_create_run_writes_the_folder_contract(repo):
     assert "python:" in (path / "environment.txt").read_text()
     hypothesis = (path / "experiment_hypothesis.md").read_text()
     assert "more steps help" in hypothesis and "acc >= 0.5" in hypothesis
-    assert run.status() == "created"
+    from expctl.state import run_state
+
+    assert run_state(run) == "created"
 
 
 def test_create_run_refuses_duplicates_and_leaves_no_temp(repo):

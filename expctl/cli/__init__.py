@@ -24,28 +24,40 @@ def _terminate(signum, frame) -> None:
 
 
 def main() -> None:
+    """The console script: SIGTERM ends a command like Ctrl-C does, then `run`."""
+    import signal
+
+    signal.signal(signal.SIGTERM, _terminate)
+    sys.exit(run(sys.argv[1:]))
+
+
+def run(argv: list[str]) -> int:
+    """Run one command line and return its exit code: an ExpctlError is one line on stderr
+    and its exit code, a bug one line unless EXPCTL_DEBUG is set. (Tests call this in-process.)"""
     import signal
 
     from expctl.errors import ExitCode, ExpctlError, Terminated
 
-    signal.signal(signal.SIGTERM, _terminate)
     try:
-        app()
+        app(args=argv, prog_name="expctl")
+    except SystemExit as exc:
+        code = exc.code
+        return code if isinstance(code, int) else (0 if code is None else 1)
     except ExpctlError as exc:
         from expctl import console
 
         console.error(exc.message, exc.hint)
-        sys.exit(int(exc.exit_code))
+        return int(exc.exit_code)
     except Terminated:
         from expctl import console
 
         console.error("terminated")
-        sys.exit(128 + signal.SIGTERM)
+        return 128 + signal.SIGTERM
     except KeyboardInterrupt:
         from expctl import console
 
         console.error("interrupted")
-        sys.exit(int(ExitCode.INTERRUPTED))
+        return int(ExitCode.INTERRUPTED)
     except Exception as exc:  # a bug: one line, the traceback on request
         if os.environ.get("EXPCTL_DEBUG"):
             raise
@@ -53,4 +65,5 @@ def main() -> None:
 
         console.error(f"internal error: {type(exc).__name__}: {exc}",
                       hint="set EXPCTL_DEBUG=1 to see the traceback, and please report it")
-        sys.exit(int(ExitCode.ERROR))
+        return int(ExitCode.ERROR)
+    return 0

@@ -11,10 +11,6 @@ from pathlib import Path
 
 import typer
 
-from expctl.cli import fastparams
-
-fastparams.install()  # plain str/int/Path coercion: no pydantic import per command
-
 app = typer.Typer(
     name="expctl",
     help="Experiment orchestration for deep-learning research: runs, jobs, metrics, leaderboards.",

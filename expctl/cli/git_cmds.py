@@ -27,8 +27,8 @@ def commit_cmd(
     """Commit a recorded run's text, JSON, YAML and PNG files (never checkpoints) with a
     templated message; anything else you have staged stays staged."""
     from expctl import console
-    from expctl.commit import commit_run
     from expctl.errors import BadInputError, NotFoundError
+    from expctl.phases.commit import commit_run
     from expctl.runs import load_run, resolve_run_id
 
     ws = get_workspace()
@@ -67,8 +67,8 @@ def compare_cmd(
     """Two runs side by side: the config keys that differ, the metrics with their difference
     (green where B is better), and `git diff --stat` between their commits."""
     from expctl import console
-    from expctl.compare import compare_runs
     from expctl.console import Cell
+    from expctl.phases.compare import compare_runs
 
     check_format(fmt, ("table", "json"))
     result = compare_runs(get_workspace(), a, b)

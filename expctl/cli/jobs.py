@@ -35,8 +35,9 @@ def launch(
 
     from expctl import console
     from expctl.errors import BadInputError
+    from expctl.launchers import get_launcher
     from expctl.launchers.command import parse_gpus
-    from expctl.launchers.launch import describe, plan_launch, start
+    from expctl.phases.launch import describe, plan_launch, start
     from expctl.runs import resolve_run_id
 
     flags = (("screen", screen), ("tmux", tmux), ("local", local), ("slurm", slurm))
@@ -58,12 +59,12 @@ def launch(
     for note in plan.notes:
         console.warn(note)
     launched = start(ws, plan)
-    kind = "job" if launched.launcher == "slurm" else "session"
-    where = (f"{launched.launcher} {kind} {launched.session}" if launched.session
+    launcher = get_launcher(launched.launcher)
+    where = (f"{launched.launcher} {launcher.handle} {launched.session}" if launched.session
              else "a background process")
     console.success(f"launched run {run_id} in {where} (attempt {launched.attempt})")
     hints = f"follow it: expctl logs -f {run_id}  |  expctl status {run_id}"
-    attachable = launched.session and launched.launcher != "slurm"
+    attachable = launched.session and launcher.attachable
     console.info(hints + (f"  |  expctl attach {run_id}" if attachable else ""))
     _reindex(ws, run_id)
 
@@ -98,21 +99,24 @@ def status(
 
     from expctl import console
     from expctl.cli.app import check_format
-    from expctl.launchers.status import derive_status, duration, status_text
+    from expctl.launchers.status import duration, status_text
+    from expctl.state import run_status
 
     check_format(fmt, ("table", "json"))
     run = _load(run_id)
     if run.info.imported:
         console.key_values([("run", run.id), ("state", "imported")])
         return
-    st = derive_status(run)
+    st = run_status(run, tail_bytes=65536)
     if fmt == "json":
         console.print_json({"run": run.id, **asdict(st)})
         return
     pairs: list[tuple[str, object]] = [("run", run.id), ("state", status_text(st))]
     if st.launcher:
-        kind = "job" if st.launcher == "slurm" else "session"
-        where = st.launcher + (f" {kind} {st.session}" if st.session else "")
+        from expctl.launchers import get_launcher
+
+        handle = get_launcher(st.launcher).handle
+        where = st.launcher + (f" {handle} {st.session}" if st.session else "")
         pairs.append(("launcher", where + (f", attempt {st.attempt}" if st.attempt else "")))
     if st.node:
         pairs.append(("node", st.node))
@@ -157,11 +161,11 @@ def logs(
     from expctl.errors import ConflictError
     from expctl.launchers.control import follow as follow_file
     from expctl.launchers.control import log_path, tail
-    from expctl.launchers.status import derive_status
+    from expctl.state import run_status
 
     run = _load(run_id)
     path = log_path(run)
-    if not path.exists() and derive_status(run, tail_bytes=0).state == "created":
+    if not path.exists() and run_status(run).state == "created":
         # An error like `wait` and `stop`: a script must not mistake "no log" for "empty log".
         raise ConflictError(f"Run `{run.id}` has not been launched: no log yet.",
                             hint=f"launch it with `expctl launch {run.id}`")
@@ -169,7 +173,7 @@ def logs(
     console.passthrough(text)  # byte for byte: carriage returns of progress bars included
     if follow:
         def running() -> bool:
-            return derive_status(run, tail_bytes=0).state == "running"
+            return run_status(run).state == "running"
 
         for chunk in follow_file(path, offset, running):
             console.passthrough(chunk)
@@ -177,9 +181,10 @@ def logs(
 
 
 def _final_text(run) -> str:
-    from expctl.launchers.status import derive_status, status_text
+    from expctl.launchers.status import status_text
+    from expctl.state import run_status
 
-    return status_text(derive_status(run, tail_bytes=0))
+    return status_text(run_status(run))
 
 
 @app.command()
@@ -192,10 +197,10 @@ def attach(
 
     from expctl.errors import BadInputError, ConflictError
     from expctl.launchers import get_launcher
-    from expctl.launchers.status import derive_status
+    from expctl.state import run_status
 
     run = _load(run_id)
-    st = derive_status(run, tail_bytes=0)
+    st = run_status(run)
     if st.state == "created":
         raise ConflictError(f"Run `{run.id}` has not been launched.")
     launcher = get_launcher(st.launcher or "local")
@@ -246,10 +251,11 @@ def wait(
     from expctl import console
     from expctl.errors import ConflictError
     from expctl.launchers.control import TIMEOUT_EXIT_CODE, exit_code_for, wait_for
-    from expctl.launchers.status import derive_status, status_text
+    from expctl.launchers.status import status_text
+    from expctl.state import run_status
 
     run = _load(run_id)
-    if derive_status(run, tail_bytes=0).state == "created":
+    if run_status(run).state == "created":
         raise ConflictError(f"Run `{run.id}` has not been launched.",
                             hint=f"launch it with `expctl launch {run.id}`")
     plain = not sys.stderr.isatty()

@@ -80,7 +80,7 @@ def gather_cmd(
     run folder: only files written during this run's phase; the checkpoint becomes
     checkpoints/final_model.ckpt."""
     from expctl import console
-    from expctl.gather import gather
+    from expctl.phases.gather import gather
     from expctl.runs import load_run, resolve_run_id
 
     check_format(fmt, console.TABLE_FORMATS)
@@ -108,26 +108,22 @@ def validate_cmd(
     run = load_run(ws, resolve_run_id(ws, run_id))
     chosen = launcher_flag(screen, tmux, local, slurm)
     if chosen:
-        from expctl.validate import VALIDATION_LOG, start_detached
+        from expctl.phases.validate import start_detached
+        from expctl.rundir import VALIDATION_LOG
 
         session = start_detached(ws, run, chosen)
-        where = (f"as slurm job {session}" if chosen == "slurm" and session
-                 else f"in {chosen} session {session}" if session else "as a background process")
+        from expctl.launchers import get_launcher
+
+        handle = get_launcher(chosen).handle
+        where = f"in {chosen} {handle} {session}" if session else "as a background process"
         console.success(f"validating {run.id} {where}; output in {run.path / VALIDATION_LOG}")
         return
-    from expctl.gather import gather
-    from expctl.record import record_run
-    from expctl.validate import JobFailedError, run_validation
+    from expctl.cycle import validate_and_record
 
-    outcome = run_validation(ws, run, echo=console.passthrough)
-    if outcome.exit_code != 0:
-        raise JobFailedError(f"Validation of `{run.id}` failed (exit code {outcome.exit_code}).",
-                             outcome.exit_code, hint=f"see {outcome.log}")
-    console.success(f"validation finished; output in {outcome.log}")
-    gathered = gather(ws, run, "validate")
-    show_gathered(gathered)
-    gathered.check()
-    show_recorded(ws, record_run(ws, run))
+    done = validate_and_record(ws, run, echo=console.passthrough)
+    console.success(f"validation finished; output in {done.outcome.log}")
+    show_gathered(done.gathered)
+    show_recorded(ws, done.recorded)
 
 
 @app.command("cycle")
@@ -165,13 +161,14 @@ def cycle_cmd(
     if detach:
         where = chosen or ws.settings.launcher
         run, session = start_detached(ws, run_id, options, where, report)
-        if session and where == "slurm":
-            console.info(f"slurm job {session}; follow it with `expctl status {run.id}`")
-        elif session:
-            from expctl.launchers import get_launcher
+        from expctl.launchers import get_launcher
 
-            attach = " ".join(get_launcher(where).attach_argv(session))
-            console.info(f"attach with: {attach}")
+        launcher = get_launcher(where)
+        if session and launcher.attachable:
+            console.info(f"attach with: {' '.join(launcher.attach_argv(session))}")
+        elif session:
+            console.info(f"{where} {launcher.handle} {session}; follow it with "
+                         f"`expctl status {run.id}`")
         console.info(f"progress: {run.path / 'training_logs' / 'cycle.log'}")
         return
     result = run_cycle(ws, run_id, options, report, echo=console.passthrough)

@@ -62,8 +62,8 @@ def _status_cell(ws, row):
     if row.status != "running":
         return row.status
     from expctl.errors import ExpctlError
-    from expctl.launchers.status import status_cell
     from expctl.runs import load_run
+    from expctl.state import status_cell
 
     try:
         return status_cell(load_run(ws, row.id))
@@ -137,7 +137,7 @@ def record(
         if metrics:
             write_results(run, metrics)
         else:
-            from expctl.record import record_from_sources
+            from expctl.phases.record import record_from_sources
 
             metrics = record_from_sources(ws, run)
         index_runs(ws, [run.id], db)
@@ -179,7 +179,7 @@ def import_cmd(
 ) -> None:
     """Bring in results obtained elsewhere as runs marked imported (re-import updates them)."""
     from expctl import console
-    from expctl.importer import import_runs
+    from expctl.phases.importer import import_runs
 
     ws = get_workspace()
     result = import_runs(ws, file, recipe)

@@ -43,21 +43,11 @@ def new(
 ) -> None:
     """Create a run folder with its resolved config and git/environment snapshot, register it,
     and make it the current run."""
-    import shutil
-
     from expctl import console
-    from expctl.errors import RegistryError
-    from expctl.registry import index_runs
-    from expctl.runs import create_run
+    from expctl.phases.new import new_run
 
     ws = get_workspace()
-    run = create_run(ws, run_id, recipe, sets, hypothesis)  # bad input: nothing is created
-    try:
-        index_runs(ws, [run.id])
-    except RegistryError:
-        shutil.rmtree(run.path)  # only what this command just made: a refused `new` leaves no trace
-        raise
-    ws.set_current_run(run.id)
+    run = new_run(ws, run_id, recipe, sets, hypothesis)  # bad input or a refusal: no folder
     git = run.info.git
     state = (f"git {git.sha[:10]}{' (dirty)' if git.dirty else ''}" if git.available and git.sha
              else "git: no commit yet" if git.available else f"no git ({git.reason})")

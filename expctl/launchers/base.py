@@ -29,6 +29,8 @@ class Launcher(Protocol):
     """One way of running the supervisor detached from the launching terminal."""
 
     name: str
+    handle: str  # what `session` names for it: "session" (screen, tmux), "job" (Slurm), "process"
+    attachable: bool  # `expctl attach` can hand the terminal to it
 
     def check_available(self) -> None:
         """Raise MissingToolError (one line, how to install) when the tool is missing."""

@@ -17,15 +17,13 @@ from pathlib import Path
 
 from expctl.errors import ConflictError, ExpctlError
 from expctl.launchers.jobfiles import (
-    LAUNCH_FILE,
-    LOG_FILE,
     hostname,
     live_processes,
     process_start_ticks,
-    read_json_file,
     same_process_alive,
 )
-from expctl.launchers.status import JobStatus, derive_status, read_job, status_text
+from expctl.launchers.status import JobStatus, derive_status, status_text
+from expctl.rundir import LAUNCH_FILE, LOG_FILE, read_exit_record, read_json_file
 
 DEFAULT_GRACE_S = 30.0  # time a job gets to save and exit after SIGINT
 TERM_GRACE_S = 10.0  # at most this long after SIGTERM before SIGKILL
@@ -70,7 +68,10 @@ def stop_job(run, force: bool = False, grace: float = DEFAULT_GRACE_S,
     if status.launcher == "slurm":
         from expctl.launchers import slurm
 
-        return slurm.stop_job(run, force=force, grace=grace, notify=notify)
+        if status.state != "running":
+            raise ConflictError(f"Run `{run.id}` is not running ({status_text(status)}).")
+        return slurm.stop_job(run, lambda: derive_status(run, tail_bytes=0), force=force,
+                              grace=grace, notify=notify)
     if status.state == "lost":
         return _stop_lost(run, status, notify)
     if status.state != "running":
@@ -103,7 +104,7 @@ def _job_record(run, wait_s: float = 5.0) -> _Job:
     deadline = time.monotonic() + wait_s
     launch = read_json_file(run.path / LAUNCH_FILE)
     while True:
-        job = read_job(run.path, launch)
+        job = read_exit_record(run.path, launch)
         if job is not None:
             return _Job(job.get("supervisor") or {}, job.get("job_pid"), job.get("job_start"))
         if time.monotonic() > deadline:
@@ -134,7 +135,7 @@ def _stop_lost(run, status: JobStatus, notify: Callable[[str], None]) -> JobStat
     find what is left of it, by process group and by the EXPCTL_RUN_DIR every process of
     the job inherits, and end it: SIGTERM, then SIGKILL."""
     launch = read_json_file(run.path / LAUNCH_FILE)
-    record = read_job(run.path, launch) or {}
+    record = read_exit_record(run.path, launch) or {}
     host = (record.get("supervisor") or {}).get("host")
     if host not in (None, hostname()):
         raise ConflictError(f"Run `{run.id}` is lost (it ran on host `{host}`).")

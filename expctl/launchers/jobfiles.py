@@ -1,4 +1,5 @@
-"""The files a launched job leaves in its run folder, and how to tell if its supervisor lives.
+"""What a launched job leaves in its run folder (the names are expctl.rundir's), and how to
+tell whether a recorded process still lives.
 
     launch.json             written by `expctl launch`: what to run (argv, cwd, env), launcher,
                             session, attempt; after the start also the supervisor's pid
@@ -27,57 +28,15 @@ Standard library only: the supervisor imports this module.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-LAUNCH_FILE = "launch.json"
-LOG_FILE = "training_logs/stdout.log"
-JOB_FILE = "training_logs/job.json"
-SUPERVISOR_LOG = "training_logs/supervisor.log"  # the supervisor's own errors, if any
 FORMAT_VERSION = 1
 # Variables that describe the session a process runs in: the job keeps its own session's values,
 # not those of the terminal `expctl launch` was typed in.
 SESSION_VARIABLES = ("STY", "WINDOW", "TMUX", "TMUX_PANE", "TERM")
-
-
-def now_iso() -> str:
-    """Local time with its UTC offset, to the millisecond."""
-    return datetime.now(timezone.utc).astimezone().isoformat(timespec="milliseconds")
-
-
-def parse_iso(text: str | None) -> float | None:
-    """Seconds since the epoch for an ISO time written by now_iso (None stays None)."""
-    if not text:
-        return None
-    try:
-        return datetime.fromisoformat(text).timestamp()
-    except ValueError:
-        return None
-
-
-def read_json_file(path: Path) -> dict[str, Any] | None:
-    """A JSON object from `path`, or None when it is missing or unreadable."""
-    try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return value if isinstance(value, dict) else None
-
-
-def write_json_atomic(path: Path, data: dict[str, Any], durable: bool = True) -> None:
-    """Replace `path` so readers see the whole old or the whole new record, never half.
-    `durable` also survives a power cut (fsync, ~10 ms): skipped only where speed matters."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(json.dumps(data, indent=2) + "\n")
-        if durable:
-            f.flush()
-            os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 # --- is this pid still our supervisor? -----------------------------------------------------

@@ -7,13 +7,15 @@ from pathlib import Path
 
 from expctl.errors import BadInputError
 from expctl.launchers.base import Started
-from expctl.launchers.jobfiles import SUPERVISOR_LOG
+from expctl.rundir import SUPERVISOR_LOG
 
 
 class LocalLauncher:
     """Runs the supervisor as a detached background process (survives the shell's exit)."""
 
     name = "local"
+    handle = "process"
+    attachable = False
 
     def check_available(self) -> None:
         """Nothing to install."""

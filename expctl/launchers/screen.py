@@ -27,6 +27,8 @@ class ScreenLauncher:
     """Runs the supervisor as the only window of a detached screen session."""
 
     name = "screen"
+    handle = "session"
+    attachable = True
 
     def check_available(self) -> None:
         require_tool("screen", "--screen")

@@ -35,7 +35,7 @@ from typing import Any
 
 from expctl.errors import ConflictError, ExpctlError, MissingToolError
 from expctl.launchers.base import Started
-from expctl.launchers.jobfiles import now_iso, parse_iso, read_json_file, write_json_atomic
+from expctl.rundir import now_iso, parse_iso, read_json_file, write_json_atomic
 
 LOGS = "training_logs"
 ACTIVE = frozenset({"PENDING", "CONFIGURING", "RUNNING", "COMPLETING", "SUSPENDED", "REQUEUED",
@@ -280,36 +280,35 @@ def slurm_view(run_dir: Path, launch: dict[str, Any], record: dict[str, Any] | N
 # --- stop --------------------------------------------------------------------------------------
 
 
-def stop_job(run: Any, force: bool = False, grace: float = 30.0,
+def stop_job(run: Any, state_of: Callable[[], Any], force: bool = False, grace: float = 30.0,
              notify: Callable[[str], None] = lambda _text: None) -> Any:
     """Cancel a pending job at once; ask a running one to save and exit (SIGINT), then
     `scancel` it after `grace` seconds (at once with `force`). scancel exits 0 even for
-    unknown jobs, so every step is checked against the job's state."""
-    from expctl.launchers.status import derive_status, status_text
-
-    status = derive_status(run, tail_bytes=0)
+    unknown jobs, so every step is checked against the job's state (`state_of()`, the run's
+    derived status)."""
+    status = state_of()
     job_id = str(status.session or "")
     if status.state != "running" or not job_id.isdigit():
-        raise ConflictError(f"Run `{run.id}` is not running ({status_text(status)}).")
+        raise ConflictError(f"Run `{run.id}` is not running ({status.state}).")
     if not force and status.slurm_state == "RUNNING":
         # Only the batch script (which passes SIGINT to expctl's supervisor) and the srun
         # steps (accelerate's processes); never both to the same process.
         _scancel(["--batch", "--signal=INT", job_id])
         _scancel(["--signal=INT", job_id], quiet=True)
         notify(f"sent SIGINT to Slurm job {job_id} of run {run.id}; waiting up to {grace:g}s")
-        if _wait_ended(run, grace):
-            return derive_status(run)
+        if _wait_ended(state_of, grace):
+            return state_of()
     was_pending = status.slurm_state in NOT_STARTED
     _scancel([job_id])
     notify(f"cancelled Slurm job {job_id} of run {run.id}; waiting for it to end")
-    if not _wait_ended(run, STOP_WAIT_S):
+    if not _wait_ended(state_of, STOP_WAIT_S):
         final = query_job(job_id, run.id)
         raise ExpctlError(f"Slurm job {job_id} of run `{run.id}` is still {final.state} "
                           "after scancel.", hint=f"see `scontrol show job {job_id}`")
     if was_pending and read_exit_file(run.path, job_id) is None:
         # It never ran, so nothing else will record how it ended, and Slurm forgets it.
         _write_exit(run.path, job_id, 143, "SIGTERM")
-    return derive_status(run)
+    return state_of()
 
 
 def _scancel(args: list[str], quiet: bool = False) -> None:
@@ -318,11 +317,9 @@ def _scancel(args: list[str], quiet: bool = False) -> None:
         raise ExpctlError(f"scancel failed: {' '.join(result.stderr.split())}")
 
 
-def _wait_ended(run: Any, wait_s: float) -> bool:
-    from expctl.launchers.status import derive_status
-
+def _wait_ended(state_of: Callable[[], Any], wait_s: float) -> bool:
     deadline = time.monotonic() + wait_s
-    while derive_status(run, tail_bytes=0).state == "running":
+    while state_of().state == "running":
         if time.monotonic() > deadline:
             return False
         time.sleep(0.25)
@@ -344,6 +341,8 @@ class SlurmLauncher:
     """Submits the command as a Slurm batch job; the session is the job id."""
 
     name = "slurm"
+    handle = "job"
+    attachable = False
 
     def check_available(self) -> None:
         if shutil.which("sbatch") is None:

@@ -14,17 +14,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from expctl.launchers.jobfiles import (
-    JOB_FILE,
-    LAUNCH_FILE,
-    parse_iso,
-    read_json_file,
-    same_process_alive,
-)
+from expctl.launchers.jobfiles import same_process_alive
+from expctl.rundir import METRICS_FILE, parse_iso, read_exit_record, read_launch_record
 
-STATES = ("created", "running", "finished", "failed", "killed", "lost")
 START_GRACE_S = 30.0  # a launch without a supervisor record is "running" this long, then lost
-METRICS_FILE = "metrics.jsonl"
 
 
 @dataclass
@@ -56,21 +49,13 @@ class JobStatus:
         return self.state == "running"
 
 
-def read_job(run_path, launch: dict[str, Any] | None) -> dict[str, Any] | None:
-    """The supervisor's record for the current launch (an older attempt's does not count)."""
-    job = read_json_file(run_path / JOB_FILE)
-    if job is None or launch is None or job.get("launch_id") != launch.get("launch_id"):
-        return None
-    return job
-
-
 def derive_status(run: Any, tail_bytes: int = 65536) -> JobStatus:
     """The state of `run`'s job with timing, progress and the latest metric values.
     `tail_bytes` bounds how much of metrics.jsonl is read (0: skip metrics)."""
-    launch = read_json_file(run.path / LAUNCH_FILE)
+    launch = read_launch_record(run.path)
     if launch is None:
         return JobStatus("created", planned_steps=run.info.steps)
-    job = read_job(run.path, launch)
+    job = read_exit_record(run.path, launch)
     if job is None:
         launched = parse_iso(launch.get("launched")) or 0.0
         state = "running" if time.time() - launched < START_GRACE_S else "lost"
@@ -78,7 +63,7 @@ def derive_status(run: Any, tail_bytes: int = 65536) -> JobStatus:
         state = _ended_state(job)
     elif same_process_alive(job.get("supervisor") or {}) is False:
         # It may have written its exit record between our two looks.
-        again = read_job(run.path, launch)
+        again = read_exit_record(run.path, launch)
         if again is not None and again.get("state") == "ended":
             job, state = again, _ended_state(again)
         else:
@@ -103,7 +88,7 @@ def derive_status(run: Any, tail_bytes: int = 65536) -> JobStatus:
         _add_slurm(status, run.path, launch, job)
     _add_timing(status, job)
     if tail_bytes:
-        _add_progress(status, run.path / METRICS_FILE, tail_bytes)
+        add_progress(status, run.path / METRICS_FILE, tail_bytes)
     return status
 
 
@@ -115,9 +100,14 @@ def _add_slurm(status: JobStatus, run_path, launch: dict[str, Any],
         return
     from expctl.launchers.slurm import slurm_view
 
-    for key, value in slurm_view(run_path, launch, job).items():
-        if value is not None:
-            setattr(status, key, value)
+    view = slurm_view(run_path, launch, job)
+    status.state = view["state"]
+    status.slurm_state = view.get("slurm_state")
+    status.node = view.get("node") or status.node
+    status.reason = view.get("reason")
+    status.exit_code = view.get("exit_code", status.exit_code)
+    status.signal = view.get("signal") or status.signal
+    status.ended = view.get("ended") or status.ended
 
 
 def _ended_state(job: dict[str, Any]) -> str:
@@ -137,7 +127,7 @@ def _add_timing(status: JobStatus, job: dict[str, Any] | None) -> None:
             status.elapsed_s = round(max(0.0, time.time() - started), 3)
 
 
-def _add_progress(status: JobStatus, metrics_path, tail_bytes: int) -> None:
+def add_progress(status: JobStatus, metrics_path, tail_bytes: int) -> None:
     from expctl.track import read_last_records
 
     records = read_last_records(metrics_path, tail_bytes)
@@ -197,32 +187,3 @@ def status_text(status: JobStatus) -> str:
     if status.state == "killed" and status.signal:
         return f"killed ({status.signal})"
     return status.state
-
-
-STYLES = {"created": "dim", "running": "cyan", "finished": "green", "failed": "bold red",
-          "killed": "red", "lost": "magenta", "imported": "blue"}
-
-
-def status_cell(run: Any):
-    """The compact status cell for `expctl ls`: a console.Cell like `running 1.2k/100k`."""
-    from expctl.console import Cell
-
-    if run.info.imported:
-        return Cell("imported", STYLES["imported"])
-    status = derive_status(run, tail_bytes=0)
-    text = status_text(status)
-    if status.state == "running":  # only a running job's progress is shown: read a small tail
-        _add_progress(status, run.path / METRICS_FILE, 4096)
-        text = " · ".join(part for part in (
-            status_text(status),
-            f"{duration(status.elapsed_s)} elapsed" if status.elapsed_s is not None else "",
-            f"eta {duration(status.eta_s)}" if status.eta_s is not None else "",
-            _latest_loss(status.metrics),
-        ) if part)
-    return Cell(text, STYLES.get(status.state, ""))
-
-
-def _latest_loss(metrics: dict[str, Any]) -> str:
-    """`loss 0.312` when the job logs a loss: the number people glance at in a listing."""
-    value = metrics.get("loss")
-    return f"loss {value:.4g}" if isinstance(value, (int, float)) else ""

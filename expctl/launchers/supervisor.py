@@ -32,15 +32,17 @@ from pathlib import Path
 from typing import Any
 
 from expctl.launchers.jobfiles import (
-    JOB_FILE,
-    LOG_FILE,
     SESSION_VARIABLES,
-    SUPERVISOR_LOG,
     group_alive,
     identity,
     live_processes,
-    now_iso,
     process_start_ticks,
+)
+from expctl.rundir import (
+    JOB_FILE,
+    LOG_FILE,
+    SUPERVISOR_LOG,
+    now_iso,
     read_json_file,
     write_json_atomic,
 )

@@ -33,6 +33,8 @@ class TmuxLauncher:
     """Runs the supervisor as the only pane of a detached tmux session."""
 
     name = "tmux"
+    handle = "session"
+    attachable = True
 
     def check_available(self) -> None:
         require_tool("tmux", "--tmux")

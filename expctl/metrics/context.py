@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from expctl.recipes import Recipe, render_command
-from expctl.runs import CONFIG_FILE, Run
+from expctl.rundir import CONFIG_FILE
+from expctl.runs import Run
 from expctl.workspace import Workspace
 
 

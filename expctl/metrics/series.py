@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-REDUCTIONS = ("last", "best", "min", "max")
-
 
 def reduce_index(values: Sequence[float], reduce: str, direction: str) -> int:
     """The index of the chosen point; `best` means min or max by the metric's direction.

@@ -63,14 +63,3 @@ def read_tensorboard(files: list[Path], tags: dict[str, str], reduce: str,
         if points:
             values[metric] = points[reduce_index(points, reduce, direction(metric))]
     return values
-
-
-def available_tags(files: list[Path]) -> list[str]:
-    """Scalar tags present in the files (for error hints)."""
-    from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
-
-    tags: set[str] = set()
-    for file in files:
-        for event in EventFileLoader(str(file)).Load():
-            tags.update(v.tag for v in event.summary.value)
-    return sorted(tags)

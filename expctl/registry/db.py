@@ -1,7 +1,7 @@
 """Opening the registry: which driver serves a URL, and one short transaction per command.
 
 SQLite URLs go through the standard library's sqlite3: importing SQLAlchemy alone costs
-0.25 s, most of what `expctl ls` may take. Every other URL goes through SQLAlchemy Core with
+a large part of what `expctl ls` may take. Every other URL goes through SQLAlchemy Core with
 `text()` statements. Statements are written once, in portable SQL with named parameters
 (`:name`), which both drivers bind; values are never formatted into SQL text.
 

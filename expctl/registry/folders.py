@@ -17,11 +17,8 @@ from typing import Any
 
 from expctl.files import read_yaml
 from expctl.flat import flatten
+from expctl.rundir import CONFIG_FILE, METRICS_FILE, RESULTS_FILE, RUN_FILE
 
-RUN_FILE = "run.yaml"  # the same names as expctl.runs, which is not imported at start-up
-CONFIG_FILE = "config.yaml"
-RESULTS_FILE = "experiment_results.json"
-METRICS_FILE = "metrics.jsonl"
 SERIES_SKIP = ("step", "time", "epoch")  # bookkeeping fields of a metrics.jsonl record
 
 
@@ -150,16 +147,10 @@ def record_from(info: Any, params: dict, primary_metric: str | None, metrics: di
 
 
 def run_status(run: Any) -> str:
-    """The run's status derived from its files (expctl.runs.read_status).
+    """The run's state, from the one function every command uses (expctl.state)."""
+    from expctl.state import run_state
 
-    `unknown` while expctl.launchers.status is not installed: a launched run's state can only
-    be derived by the launchers."""
-    from expctl.runs import read_status
-
-    try:
-        return read_status(run)
-    except ImportError:
-        return "unknown"
+    return run_state(run)
 
 
 def read_final_metrics(path: Path) -> dict[str, float]:

@@ -20,7 +20,7 @@ from expctl.workspace import Workspace
 
 # States that change without expctl writing anything (the job runs on, or its session dies):
 # `ls` and `leaderboard` derive these again from the files before they show them.
-VOLATILE_STATES = ("launched", "queued", "pending", "running", "lost", "unknown")
+VOLATILE_STATES = ("running", "lost")  # may change without expctl writing the folder
 
 _RUN_COLUMNS = ("id", "recipe", "status", "created", "created_ts", "imported", "steps",
                 "primary_metric", "git_sha", "git_branch", "git_dirty", "launcher", "session",
@@ -87,7 +87,7 @@ def open_index(ws: Workspace) -> tuple[Database, int]:
 def write_records(db: Database, records: Sequence[RunRecord]) -> None:
     """Upsert runs with their params and metrics (inside the caller's transaction)."""
     from expctl.registry.folders import param_value
-    from expctl.runs import now_iso
+    from expctl.rundir import now_iso
 
     if not records:
         return

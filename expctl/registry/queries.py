@@ -15,11 +15,10 @@ from typing import Any
 
 from expctl.errors import BadInputError
 from expctl.registry.db import Database
+from expctl.state import STATES
 
 RUN_COLUMNS = ("recipe", "status")  # --where keys that name run columns rather than params
-# The states a run can be in: expctl.launchers.status.STATES and `imported` (a test keeps them
-# in step; importing the launchers here would slow down `ls`).
-RUN_STATES = ("created", "running", "finished", "failed", "killed", "lost", "imported")
+RUN_STATES = STATES  # one list, defined with the function that derives them
 ID_CHUNK = 500
 
 
@@ -198,10 +197,6 @@ def has_metric(db: Database, name: str, final_only: bool = True) -> bool:
     cond = " AND value IS NOT NULL" if final_only else ""
     return bool(db.query(f"SELECT 1 FROM metrics WHERE name = :name{cond} LIMIT 1",
                          {"name": name}))
-
-
-def has_param(db: Database, name: str) -> bool:
-    return bool(db.query("SELECT 1 FROM params WHERE name = :name LIMIT 1", {"name": name}))
 
 
 def run_exists(db: Database, run_id: str) -> bool:

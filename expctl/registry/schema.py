@@ -1,6 +1,6 @@
 """The registry's tables, as SQLModel classes. Imported only to create or migrate a schema.
 
-The registry is an index over run folders (see DESIGN.md): every value here is read from
+The registry is an index over run folders (the folders are the truth): every value is read from
 runs/<id>/ and can be rebuilt from there with `expctl reindex`.
 
 Changing a table: edit the class *and* append a migration to expctl.registry.migrations that

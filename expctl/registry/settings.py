@@ -1,8 +1,8 @@
 """The few settings the read path needs, read from expctl.yaml without pydantic.
 
 `ls` and `leaderboard` need the registry URL, the baseline, the leaderboard defaults and each
-metric's direction and scale. Validating all of expctl.yaml with pydantic costs about 0.1 s of
-start-up, a third of what `expctl ls` may take, so this module reads the file with the C YAML
+metric's direction and scale. Validating all of expctl.yaml with pydantic is a noticeable part of
+start-up, so this module reads the file with the C YAML
 loader and accepts it only when every part it reads has exactly the expected shape. Anything
 else falls back to `Workspace.settings` (full validation), which reports the problem or accepts
 the file, so both paths always give the same answer; the fallback is only slower.

@@ -1,0 +1,291 @@
+"""Gather: bring the files a phase left behind into the run folder.
+
+The recipe's `artifacts:` say where files appear (globs with placeholders). Only files
+modified inside the phase's own time window are taken (training: the supervisor's start and
+end; validation: validate's), so leftovers of earlier runs in shared folders such as `confM/`
+or `dummy/*/checkpoints/` are never gathered. The chosen checkpoint becomes
+checkpoints/final_model.ckpt. A manifest (training_logs/gathered.json) records what came from
+where, so gathering again changes nothing, and a source moved away with `--move` still counts.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from expctl.errors import BadInputError, ExpctlError, NotFoundError
+from expctl.metrics.context import expand, render_pattern, run_context, run_recipe
+from expctl.recipes import ArtifactSpec, Recipe
+from expctl.rundir import FINAL_CHECKPOINT, LOG_FILE, VALIDATION_LOG, Manifest, phase_workdir
+from expctl.rundir import relative_to_run as _rel
+from expctl.runs import Run
+from expctl.windows import Window, phase_window
+from expctl.workspace import Workspace
+
+CHECKPOINT_ARTIFACT = "checkpoint"
+
+_STEP = re.compile(r"step[=_-]?(\d+)", re.IGNORECASE)
+_EPOCH = re.compile(r"epoch[=_-]?(\d+)", re.IGNORECASE)
+
+
+@dataclass
+class Gathered:
+    """One file brought in (or found in place)."""
+
+    artifact: str
+    source: str  # absolute path it came from
+    dest: str  # path inside the run folder
+    action: str  # linked, copied, moved, in place, unchanged
+
+
+@dataclass
+class Missing:
+    """An artifact that matched nothing from this phase."""
+
+    artifact: str
+    patterns: list[str]
+    required: bool
+    outside_window: int  # files that matched but are older or newer: someone else's
+
+
+@dataclass
+class GatherResult:
+    phase: str
+    window: Window
+    gathered: list[Gathered] = field(default_factory=list)
+    missing: list[Missing] = field(default_factory=list)
+
+    def check(self) -> None:
+        """Raise for the first required artifact that matched nothing, naming the globs."""
+        for miss in self.missing:
+            if miss.required:
+                leftovers = (f"; {miss.outside_window} matching file(s) are other runs' "
+                             f"(outside this run's {self.phase} window "
+                             f"({self.window.describe()}) or past its planned steps)"
+                             if miss.outside_window else "")
+                raise NotFoundError(
+                    f"Required artifact `{miss.artifact}` matched nothing from this run's "
+                    f"{self.phase} phase; tried: {', '.join(miss.patterns)}{leftovers}.",
+                    hint="fix the artifact's glob in the recipe, or check the job's log",
+                )
+
+
+def gather(ws: Workspace, run: Run, phase: str = "train", move: bool = False) -> GatherResult:
+    """Gather every artifact of `phase` into the run folder; see the module docstring."""
+    recipe = run_recipe(run)
+    window = phase_window(ws, run, phase)
+    manifest = Manifest.load(run.path)
+    result = GatherResult(phase, window)
+    context = run_context(ws, run, recipe)
+    workdir = phase_workdir(ws.root, recipe, phase)
+    try:
+        for name, spec in recipe.artifacts.items():
+            if spec.phase != phase:
+                continue
+            _gather_artifact(run, recipe, name, spec, context, workdir, window, manifest,
+                             move, result)
+    finally:
+        manifest.save()
+    return result
+
+
+def _gather_artifact(run: Run, recipe: Recipe, name: str, spec: ArtifactSpec,
+                     context: dict[str, Any], workdir: Path, window: Window,
+                     manifest: Manifest, move: bool, result: GatherResult) -> None:
+    is_checkpoint = name == CHECKPOINT_ARTIFACT
+    pick = spec.pick or ("highest_step" if is_checkpoint else "all")
+    if is_checkpoint and pick == "all":
+        raise BadInputError(f"Artifact `{name}` must pick one file (newest, highest_step or "
+                            "from_log), not all.")
+    patterns = [str(_absolute(render_pattern(g, recipe, context), workdir)) for g in spec.glob]
+    own = manifest.destinations()
+    if pick == "from_log":
+        candidates, outside = _from_log(run, recipe, name, spec, window.phase, workdir), 0
+    else:
+        matched = [f for p in patterns for f in _files(expand(p, workdir)) if f not in own]
+        matched = sorted(set(matched))
+        candidates = [f for f in matched if window.contains(f.stat().st_mtime)]
+        if is_checkpoint and run.info.steps:
+            # A checkpoint past this run's planned steps is another run's: two runs writing
+            # into one folder at the same time (two GPUs, one output directory).
+            candidates = [f for f in candidates if step_of(f)[0] <= run.info.steps]
+        outside = len(matched) - len(candidates)
+        candidates = _pick(candidates, pick)
+    earlier = [e for e in manifest.entries_for(name, window.phase)
+               if (run.path / e["dest"]).exists()]
+    if candidates and pick in ("newest", "highest_step") and earlier:
+        # A file gathered before (and perhaps moved away since) still competes: gathering
+        # again must never swap final_model.ckpt for an older checkpoint left behind.
+        best = max(earlier, key=lambda e: _rank(Path(e["source"]).name, e["mtime_ns"], pick))
+        if _rank(best["source"], best["mtime_ns"], pick) >= _rank(
+                candidates[0].name, candidates[0].stat().st_mtime_ns, pick):
+            candidates = []
+    if is_checkpoint and candidates:
+        earlier = []  # final_model.ckpt is about to be replaced
+    # Files gathered by an earlier call that no longer match (moved away with --move, or
+    # rewritten later by another phase, like confM's latest matrix by validation) stay valid.
+    earlier = [e for e in earlier if Path(e["source"]).resolve() not in set(candidates)]
+    result.gathered += [Gathered(name, e["source"], e["dest"], "unchanged") for e in earlier]
+    if not candidates:
+        if not earlier:
+            result.missing.append(Missing(name, patterns, spec.required, outside))
+        return
+    for source in candidates:
+        if is_checkpoint:
+            dest = run.path / (spec.dest or "checkpoints") / Path(FINAL_CHECKPOINT).name
+        elif _inside(source, run.path):
+            # Already in the run folder (e.g. written through $EXPCTL_RUN_DIR): keep it there.
+            manifest.add(name, window.phase, source, source, "in place")
+            result.gathered.append(Gathered(name, str(source), _rel(source, run.path), "in place"))
+            continue
+        else:
+            folder = run.path / (spec.dest or default_dest(name, window.phase))
+            dest = manifest.free_name(folder / source.name, name, source, window.phase)
+        # A hard link shares the file: only the run's own files are safe to link. A script
+        # that rewrites its checkpoint path in place (torch.save to a fixed name) would
+        # otherwise change this run's final_model.ckpt when a later run trains.
+        link = is_checkpoint and source.resolve().is_relative_to(run.path.resolve())
+        action = _transfer(source, dest, manifest, name, move, link=link, run=run)
+        manifest.add(name, window.phase, source, dest, action)
+        result.gathered.append(Gathered(name, str(source), _rel(dest, run.path), action))
+
+
+def default_dest(artifact: str, phase: str) -> str:
+    """The sub-folder an artifact lands in when the recipe gives no `dest`."""
+    lowered = artifact.lower()
+    if "checkpoint" in lowered:
+        return "checkpoints"
+    if "confusion" in lowered:
+        return "confusion_matrices"
+    return "validation_results" if phase == "validate" else "training_logs"
+
+
+def _absolute(pattern: str, workdir: Path) -> Path:
+    path = Path(pattern).expanduser()
+    return path if path.is_absolute() else workdir / path
+
+
+def _files(paths: list[Path]) -> list[Path]:
+    """Files among `paths`; a folder stands for every file under it."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found.extend(p.resolve() for p in path.rglob("*") if p.is_file())
+        elif path.is_file():
+            found.append(path.resolve())
+    return found
+
+
+def step_of(path: Path) -> tuple[int, int]:
+    """(step, epoch) parsed from a file name (`step=600`, `step_600`, `step0000600`,
+    `epoch_0003`); -1 where absent."""
+    step = _STEP.findall(path.name)
+    epoch = _EPOCH.findall(path.name)
+    return (int(step[-1]) if step else -1, int(epoch[-1]) if epoch else -1)
+
+
+def _rank(name: str, mtime_ns: int, pick: str) -> tuple:
+    """How `pick` orders files. highest_step: a stale metric in the name (val_AP=0.32) never
+    decides; ties go to the newer file, e.g. last_epoch=NNN-step=N.ckpt written after
+    epoch=NNN-step=N-...ckpt."""
+    name = Path(name).name
+    if pick == "newest":
+        return (mtime_ns, name)
+    return (*step_of(Path(name)), mtime_ns, name)
+
+
+def _pick(files: list[Path], pick: str) -> list[Path]:
+    if pick == "all" or not files:
+        return files
+    return [max(files, key=lambda p: _rank(p.name, p.stat().st_mtime_ns, pick))]
+
+
+def _from_log(run: Run, recipe: Recipe, name: str, spec: ArtifactSpec, phase: str,
+              workdir: Path) -> list[Path]:
+    """The last path the phase's log names through `log_regex`, if that file exists."""
+    from expctl.metrics.regex import compile_pattern
+    from expctl.metrics.text import read_lines
+
+    if not spec.log_regex:
+        raise BadInputError(f"Artifact `{name}` has `pick: from_log` but no `log_regex`.",
+                            hint="add log_regex: a pattern with a group (?P<path>...)")
+    regex = compile_pattern(name, spec.log_regex)
+    if phase == "train":
+        log = run.path / LOG_FILE
+    else:
+        log = run.path / VALIDATION_LOG
+    if not log.exists():
+        return []
+    for line in reversed(read_lines(log)):
+        match = regex.search(line)
+        if match:
+            text = match.group("path") if "path" in regex.groupindex else match.group(
+                1 if regex.groups else 0)
+            path = _absolute(text.strip().strip("'\""), workdir)
+            return [path.resolve()] if path.is_file() else []
+    return []
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        path.resolve().relative_to(folder.resolve())
+        return True
+    except ValueError:
+        return False
+
+
+def _transfer(source: Path, dest: Path, manifest: Manifest, artifact: str, move: bool,
+              link: bool, run: Run) -> str:
+    """Bring `source` to `dest` atomically; returns how (linked, copied, moved, unchanged).
+
+    Only a checkpoint inside the run's own folder is hard-linked (`link`). Other files are
+    copied: a hard link shares the file, so a producer that rewrites its output in place
+    (confM's confusion_matrix_latest.png on every validation) would change the gathered copy."""
+    if dest.exists() and _same_file(source, dest):
+        return "unchanged"
+    if manifest.unchanged(artifact, source, dest):
+        return "unchanged"
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(f".{dest.name}.gather.tmp")
+    tmp.unlink(missing_ok=True)
+    try:
+        if move:
+            try:
+                os.rename(source, tmp)
+            except OSError as exc:
+                if exc.errno != errno.EXDEV:
+                    raise
+                shutil.copy2(source, tmp)  # another file system: copy, then remove
+                source.unlink()
+            action = "moved"
+        elif link:
+            try:
+                os.link(source, tmp)
+                action = "linked"
+            except OSError:
+                shutil.copy2(source, tmp)  # another file system, or links not allowed
+                action = "copied"
+        else:
+            shutil.copy2(source, tmp)
+            action = "copied"
+        os.replace(tmp, dest)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise ExpctlError(
+            f"Cannot gather `{source}` into `{dest}`: {exc.strerror or exc}."
+        ) from None
+    return action
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+

@@ -1,0 +1,243 @@
+"""The launch phase: decide what to run, write launch.json, start the supervisor detached.
+
+Which runs may be launched:
+    created                      yes
+    failed, killed, lost         only with --resume (the recipe's resume_args are appended)
+    running                      never (ConflictError)
+    finished                     never: its results are final; train further in a new run id
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import secrets
+import shlex
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from expctl.errors import BadInputError, ConflictError, ExpctlError
+from expctl.launchers import get_launcher
+from expctl.launchers.command import JobCommand, build_command, run_recipe
+from expctl.launchers.jobfiles import FORMAT_VERSION, SESSION_VARIABLES
+from expctl.rundir import (
+    COMMAND_FILE,
+    JOB_FILE,
+    LAUNCH_FILE,
+    SUPERVISOR_LOG,
+    now_iso,
+    read_json_file,
+    write_json_atomic,
+)
+from expctl.runs import Run, load_run, save_info
+from expctl.state import run_state
+from expctl.workspace import Workspace
+
+START_TIMEOUT_S = 20.0  # how long `launch` waits for the supervisor to report the job started
+RESUMABLE = ("failed", "killed", "lost")
+
+
+@dataclass
+class LaunchPlan:
+    """Everything decided before anything starts (what `--dry-run` shows)."""
+
+    run: Run
+    launcher: str
+    command: JobCommand
+    resume: bool
+    notes: list[str] = field(default_factory=list)  # things the user should know
+
+
+@dataclass
+class Launched:
+    run_id: str
+    launcher: str
+    session: str | None
+    supervisor_pid: int | None
+    attempt: int
+
+
+def plan_launch(
+    ws: Workspace, run_id: str, launcher: str | None = None, gpus: list[int] | None = None,
+    resume: bool = False,
+) -> LaunchPlan:
+    """Check the run may be launched and build its command; starts nothing."""
+    run = load_run(ws, run_id)
+    check_launchable(run, resume)
+    recipe = run_recipe(run)
+    name = launcher or recipe.launch.launcher or ws.settings.launcher
+    chosen = get_launcher(name)  # an unknown launcher fails before anything is written
+    notes = []
+    if resume and not recipe.resume_args:
+        notes.append(f"recipe `{run.info.recipe}` has no resume_args: the same command runs "
+                     "again (fine if the script resumes from its checkpoints by itself)")
+    command = build_command(ws, run, recipe, gpus, resume)
+    if hasattr(chosen, "adapt_command"):  # Slurm: srun and accelerate's place in the job
+        command = chosen.adapt_command(command, run.path)
+    return LaunchPlan(run, name, command, resume, notes)
+
+
+def check_launchable(run: Run, resume: bool) -> None:
+    """Refuse launches that would run a job twice or overwrite final results."""
+    if run.info.imported:
+        raise ConflictError(f"Run `{run.id}` was imported; it has no job to launch.")
+    state = run_state(run)
+    if state == "running":
+        raise ConflictError(f"Run `{run.id}` is already running.",
+                            hint=f"see `expctl status {run.id}`, or `expctl stop {run.id}`")
+    if state == "finished":
+        raise ConflictError(
+            f"Run `{run.id}` has finished; its results are final.",
+            hint="to train again or further, create a new run id with `expctl new`",
+        )
+    if state == "created" and resume:
+        raise BadInputError(f"Run `{run.id}` was never launched: there is nothing to resume.",
+                            hint=f"launch it without --resume: `expctl launch {run.id}`")
+    if state in RESUMABLE and not resume:
+        raise ConflictError(
+            f"Run `{run.id}` is {state}.",
+            hint=f"continue it with `expctl launch {run.id} --resume`, or start over in a new run",
+        )
+
+
+def describe(plan: LaunchPlan) -> dict:
+    """The plan as plain data (for --dry-run)."""
+    return {"run": plan.run.id, "launcher": plan.launcher, "resume": plan.resume,
+            "cwd": str(plan.command.cwd), "env": plan.command.env, "argv": plan.command.argv,
+            "command": shlex.join(plan.command.argv)}
+
+
+def start(ws: Workspace, plan: LaunchPlan) -> Launched:
+    """Write launch.json and training_command.txt, start the supervisor, wait for the job."""
+    launcher = get_launcher(plan.launcher)
+    launcher.check_available()
+    run = plan.run
+    with _launch_lock(ws, run.id):
+        check_launchable(load_run(ws, run.id), plan.resume)  # another launch may have won
+        previous = read_json_file(run.path / LAUNCH_FILE) or {}
+        attempt = int(previous.get("attempt") or 0) + 1
+        _keep_old_record(run.path, attempt - 1)
+        launch_id = secrets.token_hex(6)
+        session = launcher.session_name(run.id)
+        spec = {
+            "version": FORMAT_VERSION,
+            "launch_id": launch_id,
+            "run_id": run.id,
+            "attempt": attempt,
+            "resume": plan.resume,
+            "launched": now_iso(),
+            "launcher": plan.launcher,
+            "session": session,
+            "argv": plan.command.argv,
+            "cwd": str(plan.command.cwd),
+            "env": plan.command.env,
+            "env_file": str(_save_environment(ws, run.id, launch_id)),
+            "python": sys.executable,
+            "supervisor_pid": None,
+        }
+        launch_path = run.path / LAUNCH_FILE
+        # Not fsynced: the job should start at once; the rewrite below, once it runs, is.
+        write_json_atomic(launch_path, spec, durable=False)
+        (run.path / COMMAND_FILE).write_text(shlex.join(plan.command.argv) + "\n", "utf-8")
+        argv = [sys.executable, "-m", "expctl.launchers.supervisor", str(launch_path)]
+        started = None
+        try:
+            started = launcher.start(argv, run.path, session)
+            job = {} if started.queued else _wait_for_job(run.path, launch_id, started.gone,
+                                                          Path(spec["env_file"]))
+        except BaseException:
+            if started is None or started.gone():  # nothing runs: leave the run as it was
+                _undo(run.path, previous, attempt - 1, Path(spec["env_file"]))
+            raise
+        spec["session"] = started.session
+        spec["supervisor_pid"] = (job.get("supervisor") or {}).get("pid")
+        write_json_atomic(launch_path, spec)
+        current = load_run(ws, run.id)  # re-read: keep whatever else changed in run.yaml
+        current.info.launcher, current.info.session = plan.launcher, started.session
+        save_info(current)
+    return Launched(run.id, plan.launcher, started.session, spec["supervisor_pid"], attempt)
+
+
+@contextmanager
+def _launch_lock(ws: Workspace, run_id: str) -> Iterator[None]:
+    """One `launch` of a run at a time (the lock lives in the git-ignored state folder)."""
+    folder = ws.state_dir / "jobs"
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / f"{run_id}.lock", "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ConflictError(f"Run `{run_id}` is being launched by another command.") from None
+        yield
+
+
+def _keep_old_record(run_path: Path, attempt: int) -> None:
+    """An earlier attempt's exit record becomes job.<attempt>.json, kept for the history."""
+    record = run_path / JOB_FILE
+    if attempt > 0 and record.exists():
+        os.replace(record, record.with_name(f"job.{attempt}.json"))
+
+
+def _undo(run_path: Path, previous: dict, attempt: int, env_file: Path) -> None:
+    """Put back launch.json and the exit record of the attempt before a launch that failed."""
+    env_file.unlink(missing_ok=True)
+    if previous:
+        write_json_atomic(run_path / LAUNCH_FILE, previous)
+        old = run_path / JOB_FILE
+        if (kept := old.with_name(f"job.{attempt}.json")).exists():
+            os.replace(kept, old)
+    else:
+        (run_path / LAUNCH_FILE).unlink(missing_ok=True)
+        (run_path / COMMAND_FILE).unlink(missing_ok=True)
+
+
+def _save_environment(ws: Workspace, run_id: str, launch_id: str) -> Path:
+    """The launching shell's environment, for the supervisor to use and delete. It lives in
+    the git-ignored state folder, readable only by the user: it may hold secrets, and run
+    folders are committed."""
+    env = {k: v for k, v in os.environ.items() if k not in SESSION_VARIABLES}
+    path = ws.state_dir / "jobs" / f"{run_id}-{launch_id}.env.json"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        json.dump(env, f)
+    return path
+
+
+def _wait_for_job(run_path: Path, launch_id: str, gone, env_file: Path) -> dict:
+    """The supervisor's first record; an error with its log if it died or never wrote one."""
+    deadline = time.monotonic() + START_TIMEOUT_S
+    next_look = 0.0
+    while True:
+        job = read_json_file(run_path / JOB_FILE)
+        if job is not None and job.get("launch_id") == launch_id:
+            return job
+        now = time.monotonic()
+        if now > deadline:
+            break
+        if now >= next_look:  # `gone` may run a tmux client: not every few milliseconds
+            if gone():
+                break
+            next_look = now + 0.1
+        time.sleep(0.005)
+    job = read_json_file(run_path / JOB_FILE)  # it may have finished just now
+    if job is not None and job.get("launch_id") == launch_id:
+        return job
+    env_file.unlink(missing_ok=True)
+    details = _tail(run_path / SUPERVISOR_LOG)
+    what = "exited" if gone() else f"did not report within {START_TIMEOUT_S:.0f}s"
+    raise ExpctlError(f"The job's supervisor {what} without starting the job."
+                      + (f" Its log says: {details}" if details else ""),
+                      hint=f"see {run_path / SUPERVISOR_LOG}")
+
+
+def _tail(path: Path, limit: int = 300) -> str:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace").strip()
+    except OSError:
+        return ""
+    return " ".join(text[-limit:].split())

@@ -1,0 +1,143 @@
+"""New: create a run folder from a recipe (resolved config, git and environment snapshot,
+hypothesis template) and index it; a refused registry leaves no folder behind."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from expctl.errors import ConflictError, RegistryError
+from expctl.files import write_text_atomic, write_yaml
+from expctl.ids import check_run_id
+from expctl.rundir import (
+    CONFIG_FILE,
+    ENVIRONMENT_FILE,
+    HYPOTHESIS_FILE,
+    PATCH_FILE,
+    RUN_FILE,
+    SUBDIRS,
+    UNTRACKED_FILE,
+    now_iso,
+)
+from expctl.runs import GitState, Run, RunInfo
+from expctl.workspace import Workspace
+
+
+def new_run(ws: Workspace, run_id: str, recipe_name: str | None = None,
+            overrides: list[str] = (), hypothesis: str | None = None) -> Run:
+    """Create the run, index it and make it the current run. Bad input creates nothing; a
+    registry that refuses the row removes the folder this call just made."""
+    from expctl.registry import index_runs
+
+    run = create_run(ws, run_id, recipe_name, overrides, hypothesis)
+    try:
+        index_runs(ws, [run.id])
+    except RegistryError:
+        shutil.rmtree(run.path)
+        raise
+    ws.set_current_run(run.id)
+    return run
+
+
+def create_run(
+    ws: Workspace,
+    run_id: str,
+    recipe_name: str | None = None,
+    overrides: list[str] = (),
+    hypothesis: str | None = None,
+) -> Run:
+    """Create runs/<run_id> from a recipe: resolved config, git and environment snapshot.
+
+    The folder is assembled under a temporary name and renamed into place, so a failure
+    leaves nothing behind and two `new` of the same id cannot both succeed."""
+    from expctl.recipes import load_recipe, parse_steps, recipe_for_run_id, steps_override
+
+    check_run_id(run_id)
+    if (ws.runs_dir / run_id).exists():
+        raise ConflictError(
+            f"Run `{run_id}` already exists.", hint="pick another id, or see `expctl show`"
+        )
+    steps = None
+    if recipe_name is None:
+        recipe_name, steps = recipe_for_run_id(ws, run_id)
+    elif run_id.startswith(recipe_name + "_"):
+        steps = parse_steps(run_id[len(recipe_name) + 1 :])
+    all_overrides = list(overrides)
+    if steps is not None:
+        from expctl.recipes import load_raw
+
+        all_overrides.insert(0, steps_override(recipe_name, load_raw(ws, recipe_name), steps))
+    recipe, config = load_recipe(ws, recipe_name, all_overrides)
+
+    from expctl.snapshot import environment_text, git_snapshot
+
+    git = git_snapshot(ws.root, exclude=(ws.runs_dir, ws.state_dir))
+    info = RunInfo(
+        id=run_id,
+        recipe=recipe_name,
+        created=now_iso(),
+        steps=recipe.steps(),
+        hypothesis=hypothesis,
+        overrides=list(overrides),
+        git=GitState(**git.as_dict()),
+    )
+    ws.runs_dir.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".new-{run_id}-", dir=ws.runs_dir))
+    try:
+        for sub in SUBDIRS:
+            (tmp / sub).mkdir()
+        write_yaml(tmp / CONFIG_FILE, config)
+        write_yaml(tmp / RUN_FILE, info.model_dump(mode="json"))
+        if git.patch:
+            write_text_atomic(tmp / PATCH_FILE, git.patch.rstrip(b"\n") + b"\n")
+        if git.untracked:
+            write_text_atomic(tmp / UNTRACKED_FILE, "\n".join(git.untracked) + "\n")
+        write_text_atomic(tmp / ENVIRONMENT_FILE, environment_text())
+        write_text_atomic(tmp / HYPOTHESIS_FILE, hypothesis_text(run_id, recipe, info))
+        os.rename(tmp, ws.runs_dir / run_id)  # fails if the id appeared meanwhile
+    except OSError:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if (ws.runs_dir / run_id).exists():
+            raise ConflictError(f"Run `{run_id}` already exists.") from None
+        raise
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return Run(ws.runs_dir / run_id, info)
+
+
+def hypothesis_text(run_id: str, recipe: Any, info: RunInfo) -> str:
+    """The documentation template a researcher fills in (USERS.md's standard)."""
+    criteria = "\n".join(f"- {k} {v}" for k, v in recipe.criteria.items())
+    criteria = criteria or "- (none in the recipe)"
+    changes = "\n".join(f"  - `{o}`" for o in info.overrides) or "  - none (recipe defaults)"
+    if info.git.available:
+        sha = info.git.sha[:12] if info.git.sha else "(no commit)"
+        git = f"{sha} on {info.git.branch or 'detached HEAD'}"
+        git += ", with uncommitted changes (git.patch)" if info.git.dirty else ""
+    else:
+        git = f"no git ({info.git.reason})"
+    return f"""# {run_id}
+
+## Hypothesis
+{info.hypothesis or "(write the hypothesis here)"}
+
+## Success criteria
+{criteria}
+
+## Modification details
+- Recipe: `{info.recipe}`{f" ({recipe.model})" if recipe.model else ""}
+- Planned steps: {info.steps if info.steps is not None else "not set"}
+- Overrides:
+{changes}
+
+## Implementation details
+- Code: {git}
+- Config backup: config.yaml; exact training command: training_command.txt
+
+## Memory tests
+(batch size that fits, OOM tests)
+"""

@@ -1,0 +1,72 @@
+"""A run's state: the one entry point that `ls`, `show`, `status`, `wait`, `cycle`, the phases
+and the registry use, so they cannot disagree. Derived from the run folder and the process
+table (or Slurm) every time, never stored as the truth.
+
+    created   never launched (no launch record)
+    running   its job is alive (or has just been started)
+    finished  the job exited with code 0
+    failed    the job exited with another code
+    killed    the job died of a signal, or was stopped (stop, Ctrl-C, its session killed)
+    lost      no exit record and nothing of the job is left (e.g. the machine rebooted)
+    imported  results brought in with `expctl import`; nothing ran here
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from expctl.launchers.jobfiles import same_process_alive
+from expctl.launchers.status import JobStatus, add_progress, derive_status, duration, status_text
+from expctl.rundir import METRICS_FILE, read_validation_record
+
+STATES = ("created", "running", "finished", "failed", "killed", "lost", "imported")
+VALIDATION_STATES = ("none", "running", "finished", "failed", "lost")
+STYLES = {"created": "dim", "running": "cyan", "finished": "green", "failed": "bold red",
+          "killed": "red", "lost": "magenta", "imported": "blue"}
+
+
+def run_status(run: Any, tail_bytes: int = 0) -> JobStatus:
+    """The run's state with timing and, when `tail_bytes` > 0, progress and latest metrics."""
+    if run.info.imported:
+        return JobStatus("imported", planned_steps=run.info.steps)
+    return derive_status(run, tail_bytes=tail_bytes)
+
+
+def run_state(run: Any) -> str:
+    """Just the word: one of STATES."""
+    return run_status(run).state
+
+
+def validation_state(run: Any) -> str:
+    """The validation job's state, one of VALIDATION_STATES, by the same liveness rule as
+    training: a record without an end whose process is gone is lost."""
+    record = read_validation_record(run.path)
+    if record is None:
+        return "none"
+    if record.get("ended") is None:
+        alive = same_process_alive(record.get("process") or {})
+        return "lost" if alive is False else "running"
+    return "finished" if record.get("exit_code") == 0 else "failed"
+
+
+def status_cell(run: Any):
+    """The compact status cell for `expctl ls`: a console.Cell like `running 1.2k/100k`."""
+    from expctl.console import Cell
+
+    status = run_status(run)
+    text = status_text(status)
+    if status.state == "running":  # only a running job's progress is shown: read a small tail
+        add_progress(status, run.path / METRICS_FILE, 4096)
+        text = " · ".join(part for part in (
+            status_text(status),
+            f"{duration(status.elapsed_s)} elapsed" if status.elapsed_s is not None else "",
+            f"eta {duration(status.eta_s)}" if status.eta_s is not None else "",
+            _latest_loss(status.metrics),
+        ) if part)
+    return Cell(text, STYLES.get(status.state, ""))
+
+
+def _latest_loss(metrics: dict[str, Any]) -> str:
+    """`loss 0.312` when the job logs a loss: the number people glance at in a listing."""
+    value = metrics.get("loss")
+    return f"loss {value:.4g}" if isinstance(value, (int, float)) else ""
