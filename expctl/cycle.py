@@ -202,7 +202,9 @@ def _gather(ws: Workspace, run: Run, phase: str, progress: _Progress,
     gathered.check()
     result.outcomes[f"gather_{phase}"] = gathered
     new = sum(1 for g in gathered.gathered if g.action not in ("unchanged", "in place"))
-    progress(f"gather {phase}", "done", f"{len(gathered.gathered)} file(s), {new} new")
+    links = f", {len(gathered.refused)} link(s) out of their folder refused" \
+        if gathered.refused else ""
+    progress(f"gather {phase}", "done", f"{len(gathered.gathered)} file(s), {new} new{links}")
 
 
 def _validate(ws: Workspace, run: Run, progress: _Progress, echo: Echo | None) -> bool:
@@ -306,6 +308,7 @@ def start_detached(ws: Workspace, run_id: str, options: CycleOptions, launcher_n
     """Create the run here (so a bad recipe fails now), then run the cycle in a screen/tmux
     session or a background process; returns the run and the session to attach to."""
     from expctl.launchers import get_launcher
+    from expctl.launchers.envfile import with_caller_environment
 
     launcher = get_launcher(launcher_name)
     launcher.check_available()
@@ -315,7 +318,14 @@ def start_detached(ws: Workspace, run_id: str, options: CycleOptions, launcher_n
     _check_recipe(run)
     (run.path / "training_logs").mkdir(exist_ok=True)
     name = launcher.session_name(f"{run.id}-cycle")
-    started = launcher.start(detached_argv(ws, run.id, options), run.path, name)
+    argv, env_file = with_caller_environment(launcher, detached_argv(ws, run.id, options),
+                                             ws.state_dir / "jobs", f"{run.id}-cycle")
+    try:
+        started = launcher.start(argv, run.path, name)
+    except BaseException:
+        if env_file is not None:
+            env_file.unlink(missing_ok=True)  # nothing started that would read it
+        raise
     progress("detach", "done", f"session {started.session}" if started.session
              else "background process")
     return run, started.session

@@ -188,6 +188,7 @@ def start_detached(ws: Workspace, run: Run, launcher_name: str) -> str | None:
     """Start validation in a screen/tmux session or as a background process; returns the
     session to attach to (None for a background process)."""
     from expctl.launchers import get_launcher
+    from expctl.launchers.envfile import with_caller_environment
 
     launcher = get_launcher(launcher_name)
     launcher.check_available()
@@ -198,5 +199,12 @@ def start_detached(ws: Workspace, run: Run, launcher_name: str) -> str | None:
         raise ConflictError(f"Run `{run.id}` is already being validated.")
     (run.path / "training_logs").mkdir(exist_ok=True)
     name = launcher.session_name(f"{run.id}-validate")
-    started = launcher.start(detached_argv(ws, run), run.path, name)
+    argv, env_file = with_caller_environment(launcher, detached_argv(ws, run),
+                                             ws.state_dir / "jobs", f"{run.id}-validate")
+    try:
+        started = launcher.start(argv, run.path, name)
+    except BaseException:
+        if env_file is not None:
+            env_file.unlink(missing_ok=True)  # nothing started that would read it
+        raise
     return started.session

@@ -32,6 +32,9 @@ def show_gathered(result, fmt: str = "table") -> None:
     if rows or fmt != "table":
         console.table(["artifact", "action", "from", "to"], rows, fmt,
                       title=f"gathered ({result.phase} phase)")
+    for refused in result.refused:
+        console.warn(f"artifact `{refused.artifact}`: `{refused.link}` is a link out of the "
+                     f"folder its glob gathers from (to `{refused.target}`): not gathered")
     for miss in result.missing:
         if not miss.required:
             console.warn(f"artifact `{miss.artifact}` matched nothing from this run's "

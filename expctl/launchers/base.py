@@ -29,6 +29,8 @@ class Launcher(Protocol):
     """One way of running the supervisor detached from the launching terminal."""
 
     name: str
+    # Optional `exports_environment = True`: the started process gets the caller's
+    # environment from the launcher itself (Slurm), so none is saved in a file for it.
 
     def check_available(self) -> None:
         """Raise MissingToolError (one line, how to install) when the tool is missing."""

@@ -344,6 +344,7 @@ class SlurmLauncher:
     """Submits the command as a Slurm batch job; the session is the job id."""
 
     name = "slurm"
+    exports_environment = True  # sbatch --export=ALL: no environment file to outlive the job
 
     def check_available(self) -> None:
         if shutil.which("sbatch") is None:

@@ -31,10 +31,10 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from expctl.launchers.envfile import take_environment
 from expctl.launchers.jobfiles import (
     JOB_FILE,
     LOG_FILE,
-    SESSION_VARIABLES,
     SUPERVISOR_LOG,
     group_alive,
     identity,
@@ -44,6 +44,7 @@ from expctl.launchers.jobfiles import (
     read_json_file,
     write_json_atomic,
 )
+from expctl.launchers.liveness import LAUNCH_ID_VARIABLE
 
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 HUP_GRACE_S = 10.0  # after the session is killed, the job's time to exit before SIGKILL
@@ -125,20 +126,17 @@ class Supervisor:
         env = dict(os.environ)
         env_file = self.spec.get("env_file")
         if env_file:
-            saved = read_json_file(Path(env_file))
+            saved = take_environment(Path(env_file), os.environ)
             if saved is not None:
-                env = {str(k): str(v) for k, v in saved.items()}
-                env.update((k, os.environ[k]) for k in SESSION_VARIABLES if k in os.environ)
+                env = saved
                 if "SLURM_JOB_ID" in os.environ:  # a Slurm job: its allocation's variables win
                     env = {k: v for k, v in env.items() if not _allocation_variable(k)}
                     env.update((k, v) for k, v in os.environ.items() if _allocation_variable(k))
             else:
                 self._note(f"environment file {env_file} is missing; using the session's")
-            try:
-                os.unlink(env_file)
-            except OSError:
-                pass
         env.update(self.spec.get("env", {}))
+        # Marks every process of this launch, so it is found even if this supervisor dies.
+        env[LAUNCH_ID_VARIABLE] = str(self.spec.get("launch_id") or "")
         return env
 
     def _pump(self) -> None:
