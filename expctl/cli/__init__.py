@@ -47,9 +47,15 @@ def main() -> None:
         console.error("interrupted")
         sys.exit(int(ExitCode.INTERRUPTED))
     except Exception as exc:  # a bug: one line, the traceback on request
+        from expctl import console
+        from expctl.diskspace import disk_full_error, is_disk_full
+
+        if is_disk_full(exc):  # not a bug: say so in one line, whichever command it was
+            full = disk_full_error(exc)
+            console.error(full.message, full.hint)
+            sys.exit(int(ExitCode.ERROR))
         if os.environ.get("EXPCTL_DEBUG"):
             raise
-        from expctl import console
 
         console.error(f"internal error: {type(exc).__name__}: {exc}",
                       hint="set EXPCTL_DEBUG=1 to see the traceback, and please report it")

@@ -26,7 +26,7 @@ from expctl.launchers.jobfiles import (
     process_start_ticks,
     read_json_file,
     same_process_alive,
-    write_json_atomic,
+    write_record,
 )
 from expctl.launchers.liveness import launch_processes, leader_alive, run_processes
 from expctl.launchers.status import JobStatus, derive_status, read_job, status_text
@@ -170,7 +170,7 @@ def _stop_orphan(run, force: bool, grace: float,
     ended = now_iso()
     began = parse_iso(record.get("started"))
     elapsed = round(max(0.0, (parse_iso(ended) or 0.0) - began), 3) if began else None
-    write_json_atomic(run.path / JOB_FILE, {
+    write_record(run.path / JOB_FILE, {
         "launch_id": launch.get("launch_id"), **record, "state": "ended", "ended": ended,
         "elapsed_s": elapsed, "exit_code": None, "signal": None, "stop_signal": steps[0][0].name,
         "error": "its supervisor died; stopped by `expctl stop`, exit code unknown"})

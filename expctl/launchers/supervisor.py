@@ -42,7 +42,7 @@ from expctl.launchers.jobfiles import (
     now_iso,
     process_start_ticks,
     read_json_file,
-    write_json_atomic,
+    write_record,
 )
 from expctl.launchers.liveness import LAUNCH_ID_VARIABLE
 
@@ -113,7 +113,7 @@ class Supervisor:
             code = 127 if isinstance(exc, FileNotFoundError) else 126
             return self._finish(code, error=text)
         self.job_start = process_start_ticks(self.child.pid)
-        write_json_atomic(self.run_dir / JOB_FILE, self._record(state="running"))
+        write_record(self.run_dir / JOB_FILE, self._record(state="running"))
         if self.stop_signal is not None:  # arrived while the job was being spawned
             self._signal_job(self.stop_signal)
         self._pump()
@@ -251,7 +251,9 @@ class Supervisor:
             stop_signal=_signal_name(self.stop_signal),
             error=error,
         )
-        write_json_atomic(self.run_dir / JOB_FILE, record)
+        if error is not None and len(error) > 2000:
+            record["error"] = error[:2000]  # the record must fit in its reserved space
+        write_record(self.run_dir / JOB_FILE, record)
         if self.log_fd >= 0:
             os.close(self.log_fd)
         if sig is not None:
@@ -259,8 +261,12 @@ class Supervisor:
         return code if code is not None else 1
 
     def _note(self, text: str) -> None:
-        with open(self.run_dir / SUPERVISOR_LOG, "a", encoding="utf-8") as f:
-            f.write(f"{now_iso()} {text}\n")
+        """Best effort: on a full disk the note is lost, never the exit record after it."""
+        try:
+            with open(self.run_dir / SUPERVISOR_LOG, "a", encoding="utf-8") as f:
+                f.write(f"{now_iso()} {text}\n")
+        except OSError:
+            pass
 
 
 def _allocation_variable(name: str) -> bool:
