@@ -142,8 +142,13 @@ def plan_commit(ws: Workspace, run: Run, findings: str | None = None,
 
 def commit_run(ws: Workspace, run: Run, findings: str | None = None,
                template: str | None = None, max_bytes: int = DEFAULT_MAX_BYTES,
-               dry_run: bool = False) -> CommitPlan:
-    """Commit the run's files (see the module docstring); a dry run only plans."""
+               dry_run: bool = False, while_training: bool = False) -> CommitPlan:
+    """Commit the run's files (see the module docstring); a dry run only plans. Refused
+    while the run still trains, unless `while_training`."""
+    if not while_training:
+        from expctl.launchers.status import refuse_while_training
+
+        refuse_while_training(run, "commit")
     plan = plan_commit(ws, run, findings, template, max_bytes)
     if not plan.paths:
         raise ConflictError(f"Nothing to commit for run `{run.id}`: git ignores all its files.",

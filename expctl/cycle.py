@@ -17,8 +17,10 @@ cycle leaves behind for the user.
 
 from __future__ import annotations
 
+import fcntl
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -98,14 +100,15 @@ def run_cycle(ws: Workspace, run_id: str, options: CycleOptions, report: Report,
     progress.run = run
     result = CycleResult(run.id)
     try:
-        _check_recipe(run)
-        _launch(ws, run, options, progress)
-        _wait(run, progress)
-        _gather(ws, run, "train", progress, result)
-        validated = _validate(ws, run, progress, echo)
-        _record(ws, run, validated, progress, result)
-        if options.commit:
-            _commit(ws, run, options, progress, result)
+        with _one_cycle_at_a_time(ws, run, progress):
+            _check_recipe(run)
+            _launch(ws, run, options, progress)
+            _wait(run, progress)
+            _gather(ws, run, "train", progress, result)
+            validated = _validate(ws, run, progress, echo)
+            _record(ws, run, validated, progress, result)
+            if options.commit:
+                _commit(ws, run, options, progress, result)
     except ExpctlError as exc:
         progress.log_only("cycle", "failed", exc.message)  # for whoever reads cycle.log later
         raise
@@ -114,6 +117,22 @@ def run_cycle(ws: Workspace, run_id: str, options: CycleOptions, report: Report,
         raise
     progress.log_only("cycle", "done")
     return result
+
+
+@contextmanager
+def _one_cycle_at_a_time(ws: Workspace, run: Run, progress: _Progress) -> Iterator[None]:
+    """A second cycle of a run waits for the first (a lock in the git-ignored state folder),
+    then continues where that one stopped: usually with nothing left to do."""
+    folder = ws.state_dir / "jobs"
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / f"{run.id}.cycle.lock", "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            progress("cycle", "waiting", "another cycle of this run is running; this one "
+                     "continues when it ends")
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
 
 
 def _new(ws: Workspace, run_id: str, options: CycleOptions, progress: _Progress) -> Run:

@@ -106,9 +106,15 @@ def validation_state(run: Run) -> str:
     return "finished" if record.get("exit_code") == 0 else "failed"
 
 
-def run_validation(ws: Workspace, run: Run, echo: Echo | None = None) -> ValidationOutcome:
-    """Run the validation command in the foreground; `echo` gets the output as it comes."""
+def run_validation(ws: Workspace, run: Run, echo: Echo | None = None,
+                   while_training: bool = False) -> ValidationOutcome:
+    """Run the validation command in the foreground; `echo` gets the output as it comes.
+    Refused while the run still trains, unless `while_training`."""
     from expctl.launchers.jobfiles import identity, now_iso
+    from expctl.launchers.status import refuse_while_training
+
+    if not while_training:
+        refuse_while_training(run, "validate")
 
     command = validation_command(ws, run)
     log = run.path / VALIDATION_LOG
@@ -179,27 +185,32 @@ def _finish(run: Run, record: dict[str, Any], code: int, error: str | None = Non
     write_json(run.path / VALIDATION_RECORD, record)
 
 
-def detached_argv(ws: Workspace, run: Run) -> list[str]:
+def detached_argv(ws: Workspace, run: Run, while_training: bool = False) -> list[str]:
     """`expctl validate RUN` as a command for a session: it runs in the foreground there."""
-    return [sys.executable, "-m", "expctl", "-C", str(ws.root), "validate", run.id]
+    argv = [sys.executable, "-m", "expctl", "-C", str(ws.root), "validate", run.id]
+    return [*argv, "--while-training"] if while_training else argv
 
 
-def start_detached(ws: Workspace, run: Run, launcher_name: str) -> str | None:
+def start_detached(ws: Workspace, run: Run, launcher_name: str,
+                   while_training: bool = False) -> str | None:
     """Start validation in a screen/tmux session or as a background process; returns the
     session to attach to (None for a background process)."""
     from expctl.launchers import get_launcher
     from expctl.launchers.envfile import with_caller_environment
+    from expctl.launchers.status import refuse_while_training
 
     launcher = get_launcher(launcher_name)
     launcher.check_available()
-    validation_command(ws, run)  # fail here, not unseen inside the session
+    if not while_training:  # fail here, not unseen inside the session
+        refuse_while_training(run, "validate")
+    validation_command(ws, run)
     if validation_state(run) == "running":
         from expctl.errors import ConflictError
 
         raise ConflictError(f"Run `{run.id}` is already being validated.")
     (run.path / "training_logs").mkdir(exist_ok=True)
     name = launcher.session_name(f"{run.id}-validate")
-    argv, env_file = with_caller_environment(launcher, detached_argv(ws, run),
+    argv, env_file = with_caller_environment(launcher, detached_argv(ws, run, while_training),
                                              ws.state_dir / "jobs", f"{run.id}-validate")
     try:
         started = launcher.start(argv, run.path, name)

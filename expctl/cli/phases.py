@@ -101,6 +101,8 @@ def validate_cmd(
     tmux: bool = typer.Option(False, "--tmux", help="Run it detached in a tmux session."),
     local: bool = typer.Option(False, "--local", help="Run it as a background process."),
     slurm: bool = typer.Option(False, "--slurm", help="Run it as a Slurm batch job."),
+    while_training: bool = typer.Option(False, "--while-training", help="Go ahead although "
+                                        "the run is still training (results not final)."),
 ) -> None:
     """Run the recipe's validation command on the gathered checkpoint (in the foreground unless
     a launcher is given), log its output and exit code, then gather and record."""
@@ -113,7 +115,7 @@ def validate_cmd(
     if chosen:
         from expctl.validate import VALIDATION_LOG, start_detached
 
-        session = start_detached(ws, run, chosen)
+        session = start_detached(ws, run, chosen, while_training)
         where = (f"as slurm job {session}" if chosen == "slurm" and session
                  else f"in {chosen} session {session}" if session else "as a background process")
         console.success(f"validating {run.id} {where}; output in {run.path / VALIDATION_LOG}")
@@ -122,7 +124,7 @@ def validate_cmd(
     from expctl.record import record_run
     from expctl.validate import JobFailedError, run_validation
 
-    outcome = run_validation(ws, run, echo=console.passthrough)
+    outcome = run_validation(ws, run, echo=console.passthrough, while_training=while_training)
     if outcome.exit_code != 0:
         raise JobFailedError(f"Validation of `{run.id}` failed (exit code {outcome.exit_code}).",
                              outcome.exit_code, hint=f"see {outcome.log}")

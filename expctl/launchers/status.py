@@ -170,6 +170,22 @@ def _add_progress(status: JobStatus, metrics_path, tail_bytes: int) -> None:
         status.eta_s = round(elapsed * (planned - step) / step, 1)
 
 
+def refuse_while_training(run: Any, action: str) -> None:
+    """ConflictError (exit 4) while the run's training job runs: what `action` would take
+    as final (metrics, checkpoints) is half-trained. `--while-training` skips this check."""
+    if getattr(run.info, "imported", False):
+        return
+    status = derive_status(run, tail_bytes=0)
+    if status.state == "running":
+        from expctl.errors import ConflictError
+
+        raise ConflictError(
+            f"Run `{run.id}` is still training ({status_text(status)}): `{action}` would take "
+            "half-trained results as final.",
+            hint=f"wait for it (`expctl wait {run.id}`), or pass --while-training to {action} "
+                 "it anyway")
+
+
 # --- compact forms for tables ------------------------------------------------------------------
 
 
