@@ -63,3 +63,48 @@ def launch_processes(run_path: Path, launch_id: str | None) -> list[int]:
 def run_processes(run_path: Path) -> list[int]:
     """Live processes (other than this one) started for the run, by any launch or phase."""
     return launch_processes(run_path, None)
+
+
+# --- outliving a dead supervisor (a Slurm batch script waits here) ----------------------------
+
+ORPHANS_ENDED = 3  # wait_while_alive: the job ended by itself after its supervisor died
+LEFTOVER_GRACE_S = 3.0  # after a forwarded SIGTERM, the job's time before SIGKILL
+
+
+def wait_while_alive(run_path: Path, launch: dict[str, Any], job: dict[str, Any] | None,
+                     poll_s: float = 0.25) -> int:
+    """Block while a process of the launch lives, forwarding INT/TERM/HUP to it (a TERM is
+    followed by SIGKILL after LEFTOVER_GRACE_S). Returns 0 when the supervisor had recorded
+    the end (nothing to wait for), 128 + the first signal forwarded, or ORPHANS_ENDED."""
+    import signal
+    import time
+
+    if job is not None and job.get("state") == "ended":
+        return 0
+    forwarded: list[int] = []
+    kill_at: list[float] = []
+
+    def forward(signum: int, _frame: Any) -> None:
+        forwarded.append(signum)
+        if leader_alive(job):  # the group id is the job's only while its leader lives
+            _send(lambda: os.killpg(job["job_pid"], signum))
+        if signum != signal.SIGINT:
+            for pid in launch_processes(run_path, launch.get("launch_id")):
+                _send(lambda pid=pid: os.kill(pid, signum))
+            kill_at.append(time.monotonic() + LEFTOVER_GRACE_S)
+
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, forward)
+    while job_alive(run_path, launch, job):
+        if kill_at and time.monotonic() > kill_at[0]:
+            for pid in launch_processes(run_path, launch.get("launch_id")):
+                _send(lambda pid=pid: os.kill(pid, signal.SIGKILL))
+        time.sleep(poll_s)
+    return 128 + forwarded[0] if forwarded else ORPHANS_ENDED
+
+
+def _send(action: Any) -> None:
+    try:
+        action()
+    except (ProcessLookupError, PermissionError):
+        pass
