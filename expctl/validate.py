@@ -9,6 +9,7 @@ takes its time window from, and what `cycle` reads to know validation is done.
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -102,6 +103,11 @@ def validation_state(run: Run) -> str:
         return "none"
     if record.get("ended") is None:
         alive = same_process_alive(record.get("process") or {})
+        if alive is False and record.get("launch_id"):
+            from expctl.launchers.liveness import launch_processes
+
+            # `expctl validate` was killed, but its command may run on: it is still running.
+            alive = bool(launch_processes(run.path, record["launch_id"]))
         return "lost" if alive is False else "running"
     return "finished" if record.get("exit_code") == 0 else "failed"
 
@@ -111,19 +117,27 @@ def run_validation(ws: Workspace, run: Run, echo: Echo | None = None,
     """Run the validation command in the foreground; `echo` gets the output as it comes.
     Refused while the run still trains, unless `while_training`."""
     from expctl.launchers.jobfiles import identity, now_iso
+    from expctl.launchers.liveness import LAUNCH_ID_VARIABLE
     from expctl.launchers.status import refuse_while_training
 
     if not while_training:
         refuse_while_training(run, "validate")
+    if validation_state(run) == "running":
+        from expctl.errors import ConflictError
+
+        raise ConflictError(f"Run `{run.id}` is already being validated.",
+                            hint="wait for that validation to end")
 
     command = validation_command(ws, run)
     log = run.path / VALIDATION_LOG
     log.parent.mkdir(parents=True, exist_ok=True)
     record: dict[str, Any] = {"argv": command.argv, "cwd": str(command.cwd),
                               "started": now_iso(), "ended": None, "exit_code": None,
-                              "process": identity(os.getpid())}
+                              "process": identity(os.getpid()),
+                              "launch_id": secrets.token_hex(6)}
     write_json(run.path / VALIDATION_RECORD, record)
-    env = {**os.environ, **command.env}
+    # Marks the command's processes, so they are found even if this process is killed.
+    env = {**os.environ, **command.env, LAUNCH_ID_VARIABLE: record["launch_id"]}
     with open(log, "wb") as out:
         try:
             proc = subprocess.Popen(command.argv, cwd=command.cwd, env=env,

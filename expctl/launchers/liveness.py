@@ -12,7 +12,13 @@ import os
 from pathlib import Path
 from typing import Any
 
-from expctl.launchers.jobfiles import hostname, live_processes, same_process_alive
+from expctl.launchers.jobfiles import (
+    boot_id,
+    hostname,
+    live_processes,
+    parse_iso,
+    same_process_alive,
+)
 
 LAUNCH_ID_VARIABLE = "EXPCTL_LAUNCH_ID"
 
@@ -32,12 +38,33 @@ def leader_alive(job: dict[str, Any] | None) -> bool:
 def job_alive(run_path: Path, launch: dict[str, Any], job: dict[str, Any] | None) -> bool | None:
     """True while any process of this launch runs on this machine, False when none does,
     None when the job ran on another host (its processes cannot be seen from here)."""
-    host = ((job or {}).get("supervisor") or {}).get("host")
-    if host and host != hostname():
+    supervisor = (job or {}).get("supervisor") or {}
+    if supervisor.get("host") and supervisor["host"] != hostname():
         return None
+    if _before_this_boot(supervisor, launch):  # a reboot ended it: no need to look
+        return False
     if leader_alive(job):
         return True
     return bool(launch_processes(run_path, launch.get("launch_id")))
+
+
+def _before_this_boot(supervisor: dict[str, Any], launch: dict[str, Any]) -> bool:
+    if supervisor.get("boot_id") and boot_id() and supervisor["boot_id"] != boot_id():
+        return True
+    launched, booted = parse_iso(launch.get("launched")), boot_time()
+    return launched is not None and booted is not None and launched < booted
+
+
+def boot_time() -> float | None:
+    """When this machine booted (seconds since the epoch), from /proc/stat."""
+    try:
+        with open("/proc/stat", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("btime "):
+                    return float(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return None
 
 
 def launch_processes(run_path: Path, launch_id: str | None) -> list[int]:
