@@ -90,7 +90,7 @@ def select_files(run: Run, max_bytes: int) -> tuple[list[Path], list[Path]]:
             if path.is_symlink():
                 skip.append(path)
                 continue
-            if name == RUN_GITIGNORE or not path.is_file():
+            if name in (RUN_GITIGNORE, ".git") or not path.is_file():
                 continue
             if path == run.path / CYCLE_LOG:
                 # `cycle` goes on writing it after committing: committed, it would leave the

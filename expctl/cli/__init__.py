@@ -33,7 +33,10 @@ def main() -> None:
         app()
     except ExpctlError as exc:
         from expctl import console
+        from expctl.diskspace import disk_full_error, is_disk_full
 
+        if exc.__context__ is not None and is_disk_full(exc.__context__):
+            exc = disk_full_error(exc.__context__)  # the cause, said the same way everywhere
         console.error(exc.message, exc.hint)
         sys.exit(int(exc.exit_code))
     except Terminated:

@@ -161,7 +161,7 @@ def _stop_orphan(run, force: bool, grace: float,
         while time.monotonic() < deadline:
             if not leader_alive(record) and (sig == signal.SIGINT or not left()):
                 break
-            time.sleep(0.05)
+            time.sleep(0.1)  # each look scans /proc
         if not leader_alive(record) and not left():
             break
     if leader_alive(record) or left():

@@ -80,9 +80,12 @@ def derive_status(run: Any, tail_bytes: int = 65536) -> JobStatus:
     if job is None:
         launched = parse_iso(launch.get("launched")) or 0.0
         state = "running" if time.time() - launched < START_GRACE_S else "lost"
-        if state == "lost" and job_alive(run.path, launch, None):
-            state, orphan = "running", True
-            note = "the supervisor died before recording the job, whose processes still run"
+        if state == "lost" and launch.get("launcher") != "slurm":  # Slurm: squeue says
+            if job_alive(run.path, launch, None):
+                state, orphan = "running", True
+                note = "the supervisor died before recording the job, whose processes still run"
+            else:
+                note = "the supervisor never reported starting the job"
     elif job.get("state") == "ended":
         state = _ended_state(job)
     elif same_process_alive(job.get("supervisor") or {}) is False:

@@ -85,6 +85,8 @@ def test_a_job_that_fills_its_disk_and_exits_0_is_finished(disk: Path):
         one_line_disk_full(kit.cli("new", "baseline_2k", expect=None))
         one_line_disk_full(kit.cli("launch", "later", "--local", expect=None))
         assert kit.state("later") == "created"  # nothing half-written by the refused launch
+        one_line_disk_full(kit.cli("record", "fill", "acc=1", expect=None))
+        one_line_disk_full(kit.cli("reindex", expect=None))
         assert not list((disk / "ws" / ".expctl" / "jobs").glob("*.env.json"))
         # A read-only listing works, or says the disk is full; never "disk I/O error".
         listed = kit.cli("ls", expect=None)
