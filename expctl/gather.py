@@ -131,9 +131,10 @@ def _gather_artifact(run: Run, recipe: Recipe, name: str, spec: ArtifactSpec,
         for pattern in patterns:
             files, links = _files(expand(pattern, workdir), glob_base(Path(pattern)))
             matched += [f for f in files if f not in own]
+            known = {(r.artifact, r.link) for r in result.refused}
             result.refused += [RefusedLink(name, str(link), os.readlink(link) if
                                            link.is_symlink() else str(link.resolve()))
-                               for link in links]
+                               for link in dict.fromkeys(links) if (name, str(link)) not in known]
         matched = sorted(set(matched))
         candidates = [f for f in matched if window.contains(f.stat().st_mtime)]
         if is_checkpoint and run.info.steps:

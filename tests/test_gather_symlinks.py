@@ -67,7 +67,8 @@ def test_links_to_a_secret_are_never_gathered_or_committed(tmp_path: Path):
     gathered = cli(root, "gather", "symlinks")
     for link in (work / "out" / "link.txt", work / "out" / "linkdir",
                  work / "out" / "sub" / "deep.txt"):
-        assert f"`{link}` is a link out of the folder" in gathered.stderr, gathered.stderr
+        assert gathered.stderr.count(f"`{link}` is a link out of the folder") == 1, \
+            gathered.stderr
     run = root / "runs" / "symlinks"
     assert (run / "outputs" / "real.txt").read_text() == "a real output\n"
     assert "is a link out of the folder" in gathered.stderr.split(str(run / "out"))[-1]

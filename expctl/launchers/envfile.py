@@ -71,6 +71,8 @@ def with_caller_environment(launcher: object, argv: list[str], jobs_dir: Path,
 
 
 def main(args: list[str] | None = None) -> int:
+    """`python -m expctl.launchers.envfile ENV_FILE ARGV...`: exec ARGV with the saved
+    environment (the session's own if the file is gone, with a warning)."""
     args = sys.argv[1:] if args is None else args
     if len(args) < 2:
         print("usage: python -m expctl.launchers.envfile ENV_FILE ARGV...", file=sys.stderr)
