@@ -17,8 +17,10 @@ cycle leaves behind for the user.
 
 from __future__ import annotations
 
+import fcntl
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +34,7 @@ from expctl.errors import (
 )
 from expctl.launchers import get_launcher
 from expctl.launchers.control import LOST_EXIT_CODE, exit_code_for, wait_for
+from expctl.launchers.envfile import with_caller_environment
 from expctl.metrics.context import run_recipe
 from expctl.metrics.criteria import parse_criteria
 from expctl.phases.commit import commit_run
@@ -113,14 +116,15 @@ def run_cycle(ws: Workspace, run_id: str, options: CycleOptions, report: Report,
     progress.run = run
     result = CycleResult(run.id)
     try:
-        _check_recipe(run)
-        _launch(ws, run, options, progress)
-        _wait(run, progress)
-        _gather(ws, run, "train", progress, result)
-        validated = _validate(ws, run, progress, echo)
-        _record(ws, run, validated, progress, result)
-        if options.commit:
-            _commit(ws, run, options, progress, result)
+        with _one_cycle_at_a_time(ws, run, progress):
+            _check_recipe(run)
+            _launch(ws, run, options, progress)
+            _wait(run, progress)
+            _gather(ws, run, "train", progress, result)
+            validated = _validate(ws, run, progress, echo)
+            _record(ws, run, validated, progress, result)
+            if options.commit:
+                _commit(ws, run, options, progress, result)
     except ExpctlError as exc:
         progress.log_only("cycle", "failed", exc.message)  # for whoever reads cycle.log later
         raise
@@ -129,6 +133,22 @@ def run_cycle(ws: Workspace, run_id: str, options: CycleOptions, report: Report,
         raise
     progress.log_only("cycle", "done")
     return result
+
+
+@contextmanager
+def _one_cycle_at_a_time(ws: Workspace, run: Run, progress: _Progress) -> Iterator[None]:
+    """A second cycle of a run waits for the first (a lock in the git-ignored state folder),
+    then continues where that one stopped: usually with nothing left to do."""
+    folder = ws.state_dir / "jobs"
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / f"{run.id}.cycle.lock", "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            progress("cycle", "waiting", "another cycle of this run is running; this one "
+                     "continues when it ends")
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
 
 
 @dataclass
@@ -140,13 +160,12 @@ class Validated:
     recorded: Any
 
 
-def validate_and_record(ws: Workspace, run: Run, echo: Echo | None = None) -> Validated:
-    """validate -> gather (validate phase) -> record, with the same guards as a cycle: a
-    validation already running elsewhere is refused, a failed one stops before gather."""
-    if validation_state(run) == "running":
-        raise ConflictError(f"Run `{run.id}` is being validated by another command.",
-                            hint="wait for it, then validate again")
-    outcome = run_validation(ws, run, echo)
+def validate_and_record(ws: Workspace, run: Run, echo: Echo | None = None,
+                        while_training: bool = False) -> Validated:
+    """validate -> gather (validate phase) -> record, with the same guards as a cycle: a run
+    still training or a validation already running elsewhere is refused (the first unless
+    `while_training`), a failed validation stops before gather."""
+    outcome = run_validation(ws, run, echo, while_training=while_training)
     if outcome.exit_code != 0:
         raise JobFailedError(f"Validation of `{run.id}` failed (exit code {outcome.exit_code}).",
                              outcome.exit_code, hint=f"see {outcome.log}")
@@ -222,7 +241,9 @@ def _gather(ws: Workspace, run: Run, phase: str, progress: _Progress,
     gathered.check()
     result.outcomes[f"gather_{phase}"] = gathered
     new = sum(1 for g in gathered.gathered if g.action not in ("unchanged", "in place"))
-    progress(f"gather {phase}", "done", f"{len(gathered.gathered)} file(s), {new} new")
+    links = f", {len(gathered.refused)} link(s) out of their folder refused" \
+        if gathered.refused else ""
+    progress(f"gather {phase}", "done", f"{len(gathered.gathered)} file(s), {new} new{links}")
 
 
 def _validate(ws: Workspace, run: Run, progress: _Progress, echo: Echo | None) -> bool:
@@ -316,7 +337,14 @@ def start_detached(ws: Workspace, run_id: str, options: CycleOptions, launcher_n
     _check_recipe(run)
     (run.path / "training_logs").mkdir(exist_ok=True)
     name = launcher.session_name(f"{run.id}-cycle")
-    started = launcher.start(detached_argv(ws, run.id, options), run.path, name)
+    argv, env_file = with_caller_environment(launcher, detached_argv(ws, run.id, options),
+                                             ws.state_dir / "jobs", f"{run.id}-cycle")
+    try:
+        started = launcher.start(argv, run.path, name)
+    except BaseException:
+        if env_file is not None:
+            env_file.unlink(missing_ok=True)  # nothing started that would read it
+        raise
     progress("detach", "done", f"session {started.session}" if started.session
              else "background process")
     return run, started.session

@@ -50,6 +50,7 @@ EARLIER_JOB_GLOB = "training_logs/job.[0-9]*.json"
 SUPERVISOR_LOG = "training_logs/supervisor.log"  # the supervisor's own errors, if any
 MANIFEST_FILE = "training_logs/gathered.json"
 CYCLE_LOG = "training_logs/cycle.log"
+EXIT_RECORD_BYTES = 8192  # job.json's size on disk: room for the exit record on a full disk
 FINAL_CHECKPOINT = "checkpoints/final_model.ckpt"
 VALIDATION_LOG = "validation_results/validation_output.log"
 VALIDATION_RECORD = "validation_results/validation.json"
@@ -87,16 +88,63 @@ def read_json_file(path: Path) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
-def write_json_atomic(path: Path, data: dict[str, Any], durable: bool = True) -> None:
+def write_json_atomic(path: Path, data: dict[str, Any], durable: bool = True,
+                      pad_to: int = 0) -> None:
     """Replace `path` so readers see the whole old or the whole new record, never half.
-    `durable` also survives a power cut (fsync, ~10 ms): skipped only where speed matters."""
+    `durable` also survives a power cut (fsync, ~10 ms): skipped only where speed matters.
+    `pad_to` pads the file with spaces to that many bytes (see write_exit_record)."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(json.dumps(data, indent=2) + "\n")
-        if durable:
-            f.flush()
-            os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(_padded(json.dumps(data, indent=2), pad_to))
+            if durable:
+                f.flush()
+                os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # e.g. the disk is full: leave no half-written file
+        raise
+
+
+def write_exit_record(path: Path, data: dict[str, Any]) -> None:
+    """Write the exit record (job.json), reserving EXIT_RECORD_BYTES on disk: when the disk is
+    full later (a job that filled it), the final record overwrites that space in place,
+    needing no new blocks, so a job that exited 0 is still `finished`."""
+    try:
+        write_json_atomic(path, data, pad_to=EXIT_RECORD_BYTES)
+    except OSError:
+        if not _overwrite_in_place(path, data):
+            raise
+
+
+def _padded(text: str, size: int) -> str:
+    return text.ljust(size - 1) + "\n" if len(text) + 1 < size else text + "\n"
+
+
+def _overwrite_in_place(path: Path, data: dict[str, Any]) -> bool:
+    """Rewrite `path` within its current size (blocks it already has); False if it does
+    not exist or the record does not fit."""
+    try:
+        size = os.stat(path).st_size
+    except OSError:
+        return False
+    text = json.dumps(data, indent=2)
+    if len(text) + 1 > size:
+        text = json.dumps(data)
+        if len(text) + 1 > size:
+            return False
+    try:
+        fd = os.open(path, os.O_WRONLY)
+    except OSError:
+        return False
+    try:
+        os.pwrite(fd, _padded(text, size).encode("utf-8"), 0)
+        os.fsync(fd)
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+    return True
 
 
 def read_launch_record(run_dir: Path) -> dict[str, Any] | None:

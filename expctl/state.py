@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from expctl.launchers.jobfiles import same_process_alive
+from expctl.launchers.liveness import launch_processes
 from expctl.launchers.status import JobStatus, add_progress, derive_status, duration, status_text
 from expctl.rundir import METRICS_FILE, read_validation_record
 
@@ -45,8 +46,27 @@ def validation_state(run: Any) -> str:
         return "none"
     if record.get("ended") is None:
         alive = same_process_alive(record.get("process") or {})
+        if alive is False and record.get("launch_id"):
+            # `expctl validate` was killed, but its command may run on: it is still running.
+            alive = bool(launch_processes(run.path, record["launch_id"]))
         return "lost" if alive is False else "running"
     return "finished" if record.get("exit_code") == 0 else "failed"
+
+
+def refuse_while_training(run: Any, action: str) -> None:
+    """ConflictError (exit 4) while the run's training job runs: what `action` would take
+    as final (metrics, checkpoints) is half-trained. `--while-training` skips this check."""
+    if getattr(run.info, "imported", False):
+        return
+    status = run_status(run)
+    if status.state == "running":
+        from expctl.errors import ConflictError
+
+        raise ConflictError(
+            f"Run `{run.id}` is still training ({status_text(status)}): `{action}` would take "
+            "half-trained results as final.",
+            hint=f"wait for it (`expctl wait {run.id}`), or pass --while-training to {action} "
+                 "it anyway")
 
 
 def status_cell(run: Any):

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 from helpers import GIT_IDENTITY, expctl_script, git, run_expctl  # noqa: F401 - re-exported
-from slurm_cluster import slurm_conf  # noqa: F401 - the fixture, for every Slurm test
+from slurm_cluster import skit, slurm_conf  # noqa: F401 - the fixtures, for every Slurm test
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -4,12 +4,14 @@ no controller answers."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
 from pathlib import Path
 
 import pytest
+from launchkit import LaunchKit
 
 DEV_ENV_FILE = Path(os.environ.get("EXPCTL_SLURM_DEV_DIR", "/tmp/expctl-slurm-dev")) / "env"
 
@@ -39,3 +41,19 @@ def slurm_conf() -> str:
         pytest.skip("no Slurm cluster reachable (SLURM_CONF or "
                     f"{DEV_ENV_FILE}): start one with `scripts/slurm-dev.sh start`")
     return conf or ""
+
+
+@pytest.fixture()
+def skit(tmp_path: Path, slurm_conf: str, monkeypatch: pytest.MonkeyPatch):
+    """A LaunchKit whose commands (and in-process queries) reach the cluster; cancels the
+    Slurm jobs of its runs at the end."""
+    if slurm_conf:
+        monkeypatch.setenv("SLURM_CONF", slurm_conf)
+    kit = LaunchKit(tmp_path)
+    kit.env["SLURM_CONF"] = slurm_conf or kit.env.get("SLURM_CONF", "")
+    yield kit
+    for launch in tmp_path.glob("runs/*/launch.json"):
+        job_id = str(json.loads(launch.read_text()).get("session") or "")
+        if job_id.isdigit():
+            subprocess.run(["scancel", job_id], capture_output=True, timeout=30)
+    kit.cleanup()

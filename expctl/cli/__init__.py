@@ -45,7 +45,10 @@ def run(argv: list[str]) -> int:
         return code if isinstance(code, int) else (0 if code is None else 1)
     except ExpctlError as exc:
         from expctl import console
+        from expctl.diskspace import disk_full_error, is_disk_full
 
+        if exc.__context__ is not None and is_disk_full(exc.__context__):
+            exc = disk_full_error(exc.__context__)  # the cause, said the same way everywhere
         console.error(exc.message, exc.hint)
         return int(exc.exit_code)
     except Terminated:
@@ -59,10 +62,15 @@ def run(argv: list[str]) -> int:
         console.error("interrupted")
         return int(ExitCode.INTERRUPTED)
     except Exception as exc:  # a bug: one line, the traceback on request
+        from expctl import console
+        from expctl.diskspace import disk_full_error, is_disk_full
+
+        if is_disk_full(exc):  # not a bug: say so in one line, whichever command it was
+            full = disk_full_error(exc)
+            console.error(full.message, full.hint)
+            return int(ExitCode.ERROR)
         if os.environ.get("EXPCTL_DEBUG"):
             raise
-        from expctl import console
-
         console.error(f"internal error: {type(exc).__name__}: {exc}",
                       hint="set EXPCTL_DEBUG=1 to see the traceback, and please report it")
         return int(ExitCode.ERROR)

@@ -23,6 +23,8 @@ def commit_cmd(
                                  "nothing."),
     max_size: float = typer.Option(5.0, "--max-size", help="Largest file committed, in MB; "
                                    "bigger ones are git-ignored in the run folder."),
+    while_training: bool = typer.Option(False, "--while-training", help="Go ahead although "
+                                        "the run is still training (results not final)."),
 ) -> None:
     """Commit a recorded run's text, JSON, YAML and PNG files (never checkpoints) with a
     templated message; anything else you have staged stays staged."""
@@ -41,7 +43,8 @@ def commit_cmd(
             text = template.read_text(encoding="utf-8")
         except OSError as exc:
             raise NotFoundError(f"Cannot read template `{template}`: {exc.strerror}.") from None
-    plan = commit_run(ws, run, findings, text, int(max_size * 1024 * 1024), dry_run)
+    plan = commit_run(ws, run, findings, text, int(max_size * 1024 * 1024), dry_run,
+                      while_training)
     for note in plan.notes:
         console.warn(note)
     if plan.excluded:

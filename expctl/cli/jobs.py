@@ -132,6 +132,8 @@ def status(
         pairs.append(("signal", st.signal))
     if st.error:
         pairs.append(("error", st.error))
+    if st.note:
+        pairs.append(("note", st.note))
     if st.last_step is not None or st.planned_steps:
         pairs.append(("step", _progress_text(st.last_step, st.planned_steps)))
     if st.eta_s is not None:

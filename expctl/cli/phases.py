@@ -32,6 +32,9 @@ def show_gathered(result, fmt: str = "table") -> None:
     if rows or fmt != "table":
         console.table(["artifact", "action", "from", "to"], rows, fmt,
                       title=f"gathered ({result.phase} phase)")
+    for refused in result.refused:
+        console.warn(f"artifact `{refused.artifact}`: `{refused.link}` is a link out of the "
+                     f"folder its glob gathers from (to `{refused.target}`): not gathered")
     for miss in result.missing:
         if not miss.required:
             console.warn(f"artifact `{miss.artifact}` matched nothing from this run's "
@@ -98,6 +101,8 @@ def validate_cmd(
     tmux: bool = typer.Option(False, "--tmux", help="Run it detached in a tmux session."),
     local: bool = typer.Option(False, "--local", help="Run it as a background process."),
     slurm: bool = typer.Option(False, "--slurm", help="Run it as a Slurm batch job."),
+    while_training: bool = typer.Option(False, "--while-training", help="Go ahead although "
+                                        "the run is still training (results not final)."),
 ) -> None:
     """Run the recipe's validation command on the gathered checkpoint (in the foreground unless
     a launcher is given), log its output and exit code, then gather and record."""
@@ -111,7 +116,7 @@ def validate_cmd(
         from expctl.phases.validate import start_detached
         from expctl.rundir import VALIDATION_LOG
 
-        session = start_detached(ws, run, chosen)
+        session = start_detached(ws, run, chosen, while_training)
         from expctl.launchers import get_launcher
 
         handle = get_launcher(chosen).handle
@@ -120,7 +125,8 @@ def validate_cmd(
         return
     from expctl.cycle import validate_and_record
 
-    done = validate_and_record(ws, run, echo=console.passthrough)
+    done = validate_and_record(ws, run, echo=console.passthrough,
+                               while_training=while_training)
     console.success(f"validation finished; output in {done.outcome.log}")
     show_gathered(done.gathered)
     show_recorded(ws, done.recorded)

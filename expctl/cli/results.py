@@ -122,6 +122,8 @@ def record(
     args: list[str] | None = typer.Argument(None, help="[RUN] name=value ...: final metrics "
                                             "(RUN defaults to the current run). With no "
                                             "name=value, read the recipe's metric sources."),
+    while_training: bool = typer.Option(False, "--while-training", help="Go ahead although "
+                                        "the run is still training (results not final)."),
 ) -> None:
     """Store final metrics in a run's experiment_results.json and the registry."""
     from expctl import console
@@ -133,6 +135,10 @@ def record(
     metrics = parse_metric_args(args)  # every value checked before anything is written
     ws = get_workspace()
     run = load_run(ws, resolve_run_id(ws, run_arg))
+    if not while_training:
+        from expctl.state import refuse_while_training
+
+        refuse_while_training(run, "record")
     with open_registry(ws) as db:  # a broken registry is refused before the run is touched
         if metrics:
             write_results(run, metrics)

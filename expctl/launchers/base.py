@@ -31,6 +31,8 @@ class Launcher(Protocol):
     name: str
     handle: str  # what `session` names for it: "session" (screen, tmux), "job" (Slurm), "process"
     attachable: bool  # `expctl attach` can hand the terminal to it
+    # Optional `exports_environment = True`: the started process gets the caller's
+    # environment from the launcher itself (Slurm), so none is saved in a file for it.
 
     def check_available(self) -> None:
         """Raise MissingToolError (one line, how to install) when the tool is missing."""

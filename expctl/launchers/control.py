@@ -16,14 +16,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from expctl.errors import ConflictError, ExpctlError
-from expctl.launchers.jobfiles import (
-    hostname,
-    live_processes,
-    process_start_ticks,
-    same_process_alive,
-)
+from expctl.launchers.jobfiles import hostname, process_start_ticks, same_process_alive
+from expctl.launchers.liveness import launch_processes, leader_alive, run_processes
 from expctl.launchers.status import JobStatus, derive_status, status_text
-from expctl.rundir import LAUNCH_FILE, LOG_FILE, read_exit_record, read_json_file
+from expctl.rundir import (
+    JOB_FILE,
+    LAUNCH_FILE,
+    LOG_FILE,
+    now_iso,
+    parse_iso,
+    read_exit_record,
+    read_json_file,
+    write_exit_record,
+)
 
 DEFAULT_GRACE_S = 30.0  # time a job gets to save and exit after SIGINT
 TERM_GRACE_S = 10.0  # at most this long after SIGTERM before SIGKILL
@@ -74,6 +79,8 @@ def stop_job(run, force: bool = False, grace: float = DEFAULT_GRACE_S,
                               grace=grace, notify=notify)
     if status.state == "lost":
         return _stop_lost(run, status, notify)
+    if status.orphan:
+        return _stop_orphan(run, force, grace, notify)
     if status.state != "running":
         raise ConflictError(f"Run `{run.id}` is not running ({status_text(status)}).")
     job = _job_record(run)
@@ -130,6 +137,48 @@ def _killpg(pgid: int | None, sig: int) -> None:
             pass
 
 
+def _stop_orphan(run, force: bool, grace: float,
+                 notify: Callable[[str], None]) -> JobStatus:
+    """The supervisor died but the job runs on: do what it would have done. SIGINT to the
+    job's group (save and exit), SIGTERM, then SIGKILL to every process of the launch; then
+    write the exit record in its place (the exit code is unknown: nobody could wait for it)."""
+    launch = read_json_file(run.path / LAUNCH_FILE) or {}
+    record = read_exit_record(run.path, launch) or {}
+    steps = [(signal.SIGKILL, KILL_WAIT_S)]
+    if not force:
+        steps = [(signal.SIGINT, grace), (signal.SIGTERM, min(grace, TERM_GRACE_S)), *steps]
+
+    def left() -> list[int]:
+        return launch_processes(run.path, launch.get("launch_id"))
+
+    for sig, wait_s in steps:
+        if leader_alive(record):  # the group id is the job's only while its leader lives
+            _killpg(record.get("job_pid"), sig)
+        if sig != signal.SIGINT:  # like the supervisor: leftovers get TERM/KILL, not INT
+            for pid in left():
+                _kill(pid, sig)
+        notify(f"sent {sig.name} to run {run.id}, whose supervisor died; "
+               f"waiting up to {wait_s:g}s")
+        deadline = time.monotonic() + wait_s
+        while time.monotonic() < deadline:
+            if not leader_alive(record) and (sig == signal.SIGINT or not left()):
+                break
+            time.sleep(0.1)  # each look scans /proc
+        if not leader_alive(record) and not left():
+            break
+    if leader_alive(record) or left():
+        raise ExpctlError(f"Run `{run.id}` did not end after SIGKILL.",
+                          hint=f"look for its processes: pgid {record.get('job_pid')}")
+    ended = now_iso()
+    began = parse_iso(record.get("started"))
+    elapsed = round(max(0.0, (parse_iso(ended) or 0.0) - began), 3) if began else None
+    write_exit_record(run.path / JOB_FILE, {
+        "launch_id": launch.get("launch_id"), **record, "state": "ended", "ended": ended,
+        "elapsed_s": elapsed, "exit_code": None, "signal": None, "stop_signal": steps[0][0].name,
+        "error": "its supervisor died; stopped by `expctl stop`, exit code unknown"})
+    return derive_status(run)
+
+
 def _stop_lost(run, status: JobStatus, notify: Callable[[str], None]) -> JobStatus:
     """The supervisor is gone (e.g. it was SIGKILLed), so nobody cleans up after the job:
     find what is left of it, by process group and by the EXPCTL_RUN_DIR every process of
@@ -156,24 +205,6 @@ def _stop_lost(run, status: JobStatus, notify: Callable[[str], None]) -> JobStat
                 return status
             time.sleep(0.05)
     return status
-
-
-def run_processes(run_path: Path) -> list[int]:
-    """Live processes (other than this one) started for the run: they carry its
-    EXPCTL_RUN_DIR in their environment. Linux /proc only; elsewhere none are found."""
-    needle = f"\0EXPCTL_RUN_DIR={run_path}\0".encode()
-    found = []
-    for pid, _ in live_processes():
-        if pid == os.getpid():
-            continue
-        try:
-            with open(f"/proc/{pid}/environ", "rb") as f:
-                environ = b"\0" + f.read()
-        except OSError:
-            continue  # gone, or another user's
-        if needle in environ:
-            found.append(pid)
-    return found
 
 
 def _kill(pid: int, sig: int) -> None:

@@ -5,7 +5,9 @@ tell whether a recorded process still lives.
                             session, attempt; after the start also the supervisor's pid
     training_logs/stdout.log  everything the job printed (stdout and stderr), byte for byte
     training_logs/job.json    written by the supervisor only: once when the job starts (pids)
-                            and once, atomically, when it ends (the exit record)
+                            and once, atomically, when it ends (the exit record); padded
+                            with spaces to EXIT_RECORD_BYTES, so that on a full disk the exit
+                            record can overwrite it in place
     training_logs/job.<n>.json  the record of an earlier attempt (kept by `launch --resume`)
 
 job.json, the exit record (each write replaces the whole file atomically):

@@ -96,13 +96,24 @@ def sbatch_options(spec: Any) -> list[str]:
     return options + list(spec.extra)
 
 
-def batch_script(argv: list[str], options: list[str], logs_dir: Path) -> str:
+def batch_script(argv: list[str], options: list[str], logs_dir: Path,
+                 after: list[str] | None = None) -> str:
     """A bash batch script that runs `argv` and records how it ended.
 
     TERM (scancel, time limit) is recorded as 143 at once, since SIGKILL follows KillWait
     seconds later, then passed on. INT and USR1 (e.g. `--signal=B:USR1@300` before the time
-    limit) become SIGINT for the command: expctl's "save and exit" request."""
+    limit) become SIGINT for the command: expctl's "save and exit" request. `after` runs
+    next, with the same signals (for the supervisor: it waits while a job whose supervisor
+    died lives on, so the Slurm job stays RUNNING exactly as long as the job)."""
     sbatch = "".join(f"#SBATCH {option}\n" for option in options)
+    then = "" if not after else f"""
+# Its job may outlive a supervisor that died: the Slurm job lasts while any of it runs.
+first=$code
+{shlex.join(after)} &
+child=$!
+wait_child
+[ "$code" -eq 0 ] && code=$first
+"""
     exit_file = shlex.quote(str(logs_dir)) + '/slurm-"$SLURM_JOB_ID".exit.json'
     return f"""#!/bin/bash
 {sbatch}# Written by expctl. The command's working directory and environment are in launch.json.
@@ -126,21 +137,24 @@ save_and_exit() {{
 }}
 trap on_term TERM
 trap save_and_exit INT USR1
+wait_child() {{  # sets code: the child's exit status
+    while :; do
+        wait "$child"
+        code=$?
+        [ "$code" -le 128 ] && break
+        # Above 128: killed by a signal, or `wait` was cut short by a trapped one.
+        kill -0 "$child" 2>/dev/null && continue
+        wait "$child"  # it ended meanwhile: its status, unless the first wait had it (127)
+        again=$?
+        [ "$again" -ne 127 ] && code=$again
+        break
+    done
+}}
 
 {shlex.join(argv)} &
 child=$!
-while :; do
-    wait "$child"
-    code=$?
-    [ "$code" -le 128 ] && break
-    # Above 128: killed by a signal, or `wait` was cut short by a trapped one.
-    kill -0 "$child" 2>/dev/null && continue
-    wait "$child"  # it ended meanwhile: its status, unless the first wait had it (127)
-    again=$?
-    [ "$again" -ne 127 ] && code=$again
-    break
-done
-[ -f "$exit_file" ] || record "$code" ""
+wait_child
+{then}[ -f "$exit_file" ] || record "$code" ""
 exit "$code"
 """
 
@@ -149,12 +163,14 @@ def exit_file(run_dir: Path, job_id: str) -> Path:
     return run_dir / LOGS / f"slurm-{job_id}.exit.json"
 
 
-def submit(argv: list[str], run_dir: Path, name: str, spec: Any) -> str:
+def submit(argv: list[str], run_dir: Path, name: str, spec: Any,
+           after: list[str] | None = None) -> str:
     """Write the batch script into the run folder, submit it, return the job id."""
     logs_dir = run_dir / LOGS
     logs_dir.mkdir(parents=True, exist_ok=True)
     script = run_dir / f"slurm-{name}.sh"
-    script.write_text(batch_script(argv, sbatch_options(spec), logs_dir), encoding="utf-8")
+    script.write_text(batch_script(argv, sbatch_options(spec), logs_dir, after),
+                      encoding="utf-8")
     output = str(logs_dir).replace("%", "%%") + f"/slurm-{name}-%j.out"
     command = ["sbatch", "--parsable", f"--job-name={name}", f"--output={output}",
                f"--chdir={run_dir}", "--export=ALL", str(script)]
@@ -263,6 +279,13 @@ def slurm_view(run_dir: Path, launch: dict[str, Any], record: dict[str, Any] | N
     if job.active:
         return {**view, "state": "running"}
     done = read_exit_file(run_dir, job_id)
+    if done is not None and done.get("supervisor_died"):
+        killed = done.get("signal")
+        note = ("its supervisor died; the job was stopped" if killed else
+                "the job ended after its supervisor died; exit code unknown")
+        return {**view, "state": "killed" if killed else "lost", "exit_code": None,
+                "signal": killed, "ended": done.get("ended"), "note": note,
+                "node": job.node or done.get("host")}
     if done is not None:  # the batch script outlived its command and said how it ended
         killed = done.get("signal")
         state = "killed" if killed else ("finished" if done.get("exit_code") == 0 else "failed")
@@ -343,6 +366,7 @@ class SlurmLauncher:
     name = "slurm"
     handle = "job"
     attachable = False
+    exports_environment = True  # sbatch --export=ALL: no environment file to outlive the job
 
     def check_available(self) -> None:
         if shutil.which("sbatch") is None:
@@ -358,7 +382,10 @@ class SlurmLauncher:
         argv = list(supervisor_argv)
         if spec.python and argv and argv[0] == sys.executable:
             argv[0] = spec.python
-        job_id = submit(argv, run_dir, name or run_dir.name, spec)
+        after = None
+        if argv[1:3] == ["-m", "expctl.launchers.supervisor"]:
+            after = [argv[0], "-m", "expctl.launchers.slurm", "orphans", argv[-1]]
+        job_id = submit(argv, run_dir, name or run_dir.name, spec, after)
         return Started(job_id, lambda: False, queued=True)
 
     def session_alive(self, session: str) -> bool:
@@ -478,9 +505,35 @@ def _address(host: str) -> str:
         return host
 
 
+def wait_for_orphans(launch_path: Path) -> int:
+    """After the supervisor: while its job outlives it, wait (the batch script runs this);
+    then write the exit file, saying the supervisor died. See liveness.wait_while_alive."""
+    import signal as signals
+
+    from expctl.launchers.jobfiles import JOB_FILE
+    from expctl.launchers.liveness import wait_while_alive
+
+    run_dir = launch_path.parent
+    launch = read_json_file(launch_path) or {}
+    job = read_json_file(run_dir / JOB_FILE)
+    if job is not None and job.get("launch_id") != launch.get("launch_id"):
+        job = None
+    code = wait_while_alive(run_dir, launch, job)
+    job_id = os.environ.get("SLURM_JOB_ID", "")
+    if code and job_id.isdigit() and read_exit_file(run_dir, job_id) is None:
+        name = signals.Signals(code - 128).name if code > 128 else None
+        write_json_atomic(exit_file(run_dir, job_id), {
+            "job_id": job_id, "exit_code": None, "signal": name, "ended": now_iso(),
+            "host": socket.gethostname(), "supervisor_died": True})
+    return code
+
+
 def main(argv: list[str] | None = None) -> int:
-    """`python -m expctl.launchers.slurm node ACCELERATE-ARGV...` (run by srun on each node)."""
+    """`python -m expctl.launchers.slurm node ACCELERATE-ARGV...` (run by srun on each node);
+    `... orphans LAUNCH_JSON` (run by the batch script after the supervisor)."""
     args = sys.argv[1:] if argv is None else argv
+    if len(args) == 2 and args[0] == "orphans":
+        return wait_for_orphans(Path(args[1]))
     if len(args) < 2 or args[0] != "node":
         print("usage: python -m expctl.launchers.slurm node ACCELERATE-ARGV...", file=sys.stderr)
         return 2

@@ -1,11 +1,13 @@
 """A launched run's state, derived from its files and the process table, never stored.
 
     created   never launched (no launch.json)
-    running   the supervisor is alive (or has just been started)
+    running   the supervisor is alive (or has just been started), or it died and a process
+              of the job still runs (`orphan`, with a note): the job's liveness is the job's
     finished  the job exited with code 0
     failed    the job exited with another code (exit_code)
     killed    the job died of a signal, or was stopped (stop, Ctrl-C, its session killed)
-    lost      no exit record and the supervisor is gone (e.g. the machine rebooted)
+    lost      no exit record, and neither the supervisor nor any process of the job is left
+              (e.g. the machine rebooted); the note says what is known
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from expctl.launchers.jobfiles import same_process_alive
+from expctl.launchers.liveness import job_alive
 from expctl.rundir import METRICS_FILE, parse_iso, read_exit_record, read_launch_record
 
 START_GRACE_S = 30.0  # a launch without a supervisor record is "running" this long, then lost
@@ -43,6 +46,8 @@ class JobStatus:
     slurm_state: str | None = None  # Slurm's word for the job: PENDING, RUNNING, TIMEOUT, ...
     node: str | None = None  # where a Slurm job runs or ran
     reason: str | None = None  # why Slurm holds the job back (Priority, Resources, ...)
+    orphan: bool = False  # the supervisor died while the job's processes live on
+    note: str | None = None  # what is known beyond the state (e.g. the supervisor died)
 
     @property
     def active(self) -> bool:
@@ -56,9 +61,16 @@ def derive_status(run: Any, tail_bytes: int = 65536) -> JobStatus:
     if launch is None:
         return JobStatus("created", planned_steps=run.info.steps)
     job = read_exit_record(run.path, launch)
+    orphan, note = False, None
     if job is None:
         launched = parse_iso(launch.get("launched")) or 0.0
         state = "running" if time.time() - launched < START_GRACE_S else "lost"
+        if state == "lost" and launch.get("launcher") != "slurm":  # Slurm: squeue says
+            if job_alive(run.path, launch, None):
+                state, orphan = "running", True
+                note = "the supervisor died before recording the job, whose processes still run"
+            else:
+                note = "the supervisor never reported starting the job"
     elif job.get("state") == "ended":
         state = _ended_state(job)
     elif same_process_alive(job.get("supervisor") or {}) is False:
@@ -66,8 +78,14 @@ def derive_status(run: Any, tail_bytes: int = 65536) -> JobStatus:
         again = read_exit_record(run.path, launch)
         if again is not None and again.get("state") == "ended":
             job, state = again, _ended_state(again)
+        elif job_alive(run.path, launch, job):
+            state, orphan = "running", True
+            note = (f"its supervisor (pid {(job.get('supervisor') or {}).get('pid')}) died; "
+                    "the job still runs, but its output is no longer logged")
         else:
             state = "lost"
+            note = ("the job ended after its supervisor died; exit code unknown"
+                    if job.get("job_pid") else "the supervisor died before starting the job")
     else:
         state = "running"  # alive, or on another host where we cannot look
     status = JobStatus(
@@ -83,6 +101,8 @@ def derive_status(run: Any, tail_bytes: int = 65536) -> JobStatus:
         supervisor_pid=((job or {}).get("supervisor") or {}).get("pid"),
         error=(job or {}).get("error"),
         planned_steps=run.info.steps,
+        orphan=orphan,
+        note=note,
     )
     if launch.get("launcher") == "slurm":
         _add_slurm(status, run.path, launch, job)
@@ -168,7 +188,13 @@ def duration(seconds: float | None) -> str:
 
 def status_text(status: JobStatus) -> str:
     """`running 1.2k/100k`, `failed (3)`, `killed (SIGINT)`, `finished`, ...; a Slurm job
-    that has not ended: `PENDING (Priority)`, `RUNNING on gpu07 1.2k/100k`."""
+    that has not ended: `PENDING (Priority)`, `RUNNING on gpu07 1.2k/100k`; a job whose
+    supervisor died: `running (supervisor died)`."""
+    text = _state_text(status)
+    return text + " (supervisor died)" if status.orphan and status.state == "running" else text
+
+
+def _state_text(status: JobStatus) -> str:
     if status.state == "running" and status.slurm_state:
         words = [status.slurm_state]
         if status.node and status.slurm_state != "PENDING":

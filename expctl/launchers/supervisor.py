@@ -31,20 +31,21 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from expctl.launchers.envfile import take_environment
 from expctl.launchers.jobfiles import (
-    SESSION_VARIABLES,
     group_alive,
     identity,
     live_processes,
     process_start_ticks,
 )
+from expctl.launchers.liveness import LAUNCH_ID_VARIABLE
 from expctl.rundir import (
     JOB_FILE,
     LOG_FILE,
     SUPERVISOR_LOG,
     now_iso,
     read_json_file,
-    write_json_atomic,
+    write_exit_record,
 )
 
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -114,7 +115,7 @@ class Supervisor:
             code = 127 if isinstance(exc, FileNotFoundError) else 126
             return self._finish(code, error=text)
         self.job_start = process_start_ticks(self.child.pid)
-        write_json_atomic(self.run_dir / JOB_FILE, self._record(state="running"))
+        write_exit_record(self.run_dir / JOB_FILE, self._record(state="running"))
         if self.stop_signal is not None:  # arrived while the job was being spawned
             self._signal_job(self.stop_signal)
         self._pump()
@@ -127,20 +128,17 @@ class Supervisor:
         env = dict(os.environ)
         env_file = self.spec.get("env_file")
         if env_file:
-            saved = read_json_file(Path(env_file))
+            saved = take_environment(Path(env_file), os.environ)
             if saved is not None:
-                env = {str(k): str(v) for k, v in saved.items()}
-                env.update((k, os.environ[k]) for k in SESSION_VARIABLES if k in os.environ)
+                env = saved
                 if "SLURM_JOB_ID" in os.environ:  # a Slurm job: its allocation's variables win
                     env = {k: v for k, v in env.items() if not _allocation_variable(k)}
                     env.update((k, v) for k, v in os.environ.items() if _allocation_variable(k))
             else:
                 self._note(f"environment file {env_file} is missing; using the session's")
-            try:
-                os.unlink(env_file)
-            except OSError:
-                pass
         env.update(self.spec.get("env", {}))
+        # Marks every process of this launch, so it is found even if this supervisor dies.
+        env[LAUNCH_ID_VARIABLE] = str(self.spec.get("launch_id") or "")
         return env
 
     def _pump(self) -> None:
@@ -255,7 +253,9 @@ class Supervisor:
             stop_signal=_signal_name(self.stop_signal),
             error=error,
         )
-        write_json_atomic(self.run_dir / JOB_FILE, record)
+        if error is not None and len(error) > 2000:
+            record["error"] = error[:2000]  # the record must fit in its reserved space
+        write_exit_record(self.run_dir / JOB_FILE, record)
         if self.log_fd >= 0:
             os.close(self.log_fd)
         if sig is not None:
@@ -263,8 +263,12 @@ class Supervisor:
         return code if code is not None else 1
 
     def _note(self, text: str) -> None:
-        with open(self.run_dir / SUPERVISOR_LOG, "a", encoding="utf-8") as f:
-            f.write(f"{now_iso()} {text}\n")
+        """Best effort: on a full disk the note is lost, never the exit record after it."""
+        try:
+            with open(self.run_dir / SUPERVISOR_LOG, "a", encoding="utf-8") as f:
+                f.write(f"{now_iso()} {text}\n")
+        except OSError:
+            pass
 
 
 def _allocation_variable(name: str) -> bool:

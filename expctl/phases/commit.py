@@ -8,6 +8,7 @@ and uncommitted. Every git call is an argument list, never a shell.
 
 from __future__ import annotations
 
+import os
 import string
 import subprocess
 from dataclasses import dataclass, field
@@ -83,22 +84,31 @@ def repo_root(folder: Path) -> Path:
 
 
 def select_files(run: Run, max_bytes: int) -> tuple[list[Path], list[Path]]:
-    """(files to commit, files to keep out) of the run folder."""
+    """(files to commit, files to keep out) of the run folder. A symbolic link is kept out
+    (named in the run's .gitignore) and never followed: its target may be anyone's file."""
     keep, skip = [], []
-    for path in sorted(run.path.rglob("*")):
-        if not path.is_file() or path.name == RUN_GITIGNORE or ".git" in path.parts:
-            continue
-        if path == run.path / CYCLE_LOG:
-            # `cycle` goes on writing it after committing: committed, it would leave the
-            # tree dirty, and every later run would record a git.patch.
-            skip.append(path)
-            continue
-        if path.name.startswith(".") and path.name.endswith(".tmp"):
-            continue  # a half-written file of a concurrent writer
-        small = path.stat().st_size <= max_bytes
-        wanted = path.suffix.lower() in COMMITTED_SUFFIXES
-        (keep if small and wanted else skip).append(path)
-    return keep, skip
+    for folder, dirs, names in os.walk(run.path):  # never descends into a linked folder
+        here = Path(folder)
+        dirs[:] = sorted(d for d in dirs if d != ".git")
+        skip += [here / d for d in dirs if (here / d).is_symlink()]
+        for name in sorted(names):
+            path = here / name
+            if path.is_symlink():
+                skip.append(path)
+                continue
+            if name in (RUN_GITIGNORE, ".git") or not path.is_file():
+                continue
+            if path == run.path / CYCLE_LOG:
+                # `cycle` goes on writing it after committing: committed, it would leave the
+                # tree dirty, and every later run would record a git.patch.
+                skip.append(path)
+                continue
+            if name.startswith(".") and name.endswith(".tmp"):
+                continue  # a half-written file of a concurrent writer
+            small = path.stat().st_size <= max_bytes
+            wanted = path.suffix.lower() in COMMITTED_SUFFIXES
+            (keep if small and wanted else skip).append(path)
+    return sorted(keep), sorted(skip)
 
 
 def ignore_text(run: Run, skipped: list[Path]) -> str:
@@ -136,8 +146,13 @@ def plan_commit(ws: Workspace, run: Run, findings: str | None = None,
 
 def commit_run(ws: Workspace, run: Run, findings: str | None = None,
                template: str | None = None, max_bytes: int = DEFAULT_MAX_BYTES,
-               dry_run: bool = False) -> CommitPlan:
-    """Commit the run's files (see the module docstring); a dry run only plans."""
+               dry_run: bool = False, while_training: bool = False) -> CommitPlan:
+    """Commit the run's files (see the module docstring); a dry run only plans. Refused
+    while the run still trains, unless `while_training`."""
+    if not while_training:
+        from expctl.state import refuse_while_training
+
+        refuse_while_training(run, "commit")
     plan = plan_commit(ws, run, findings, template, max_bytes)
     if not plan.paths:
         raise NothingToCommitError(
@@ -174,8 +189,8 @@ def _commit(plan: CommitPlan) -> None:
 
 
 def _relative(path: Path, repo: Path) -> str:
-    try:
-        return path.resolve().relative_to(repo).as_posix()
+    try:  # the folder resolved, not the file: a link is committed as itself or not at all
+        return (path.parent.resolve() / path.name).relative_to(repo).as_posix()
     except ValueError:
         raise BadInputError(f"`{path}` is outside the git repository `{repo}`.") from None
 

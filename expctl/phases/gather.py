@@ -11,6 +11,7 @@ where, so gathering again changes nothing, and a source moved away with `--move`
 from __future__ import annotations
 
 import errno
+import glob
 import os
 import re
 import shutil
@@ -54,11 +55,22 @@ class Missing:
 
 
 @dataclass
+class RefusedLink:
+    """A symbolic link a glob matched that leads out of the folder the glob gathers from:
+    never followed, so a link to a secret never brings the secret into the run folder."""
+
+    artifact: str
+    link: str  # the link's own path
+    target: str  # where it leads (not read)
+
+
+@dataclass
 class GatherResult:
     phase: str
     window: Window
     gathered: list[Gathered] = field(default_factory=list)
     missing: list[Missing] = field(default_factory=list)
+    refused: list[RefusedLink] = field(default_factory=list)
 
     def check(self) -> None:
         """Raise for the first required artifact that matched nothing, naming the globs."""
@@ -107,7 +119,14 @@ def _gather_artifact(run: Run, recipe: Recipe, name: str, spec: ArtifactSpec,
     if pick == "from_log":
         candidates, outside = _from_log(run, recipe, name, spec, window.phase, workdir), 0
     else:
-        matched = [f for p in patterns for f in _files(expand(p, workdir)) if f not in own]
+        matched = []
+        for pattern in patterns:
+            files, links = _files(expand(pattern, workdir), glob_base(Path(pattern)))
+            matched += [f for f in files if f not in own]
+            known = {(r.artifact, r.link) for r in result.refused}
+            result.refused += [RefusedLink(name, str(link), os.readlink(link) if
+                                           link.is_symlink() else str(link.resolve()))
+                               for link in dict.fromkeys(links) if (name, str(link)) not in known]
         matched = sorted(set(matched))
         candidates = [f for f in matched if window.contains(f.stat().st_mtime)]
         if is_checkpoint and run.info.steps:
@@ -170,15 +189,45 @@ def _absolute(pattern: str, workdir: Path) -> Path:
     return path if path.is_absolute() else workdir / path
 
 
-def _files(paths: list[Path]) -> list[Path]:
-    """Files among `paths`; a folder stands for every file under it."""
+def glob_base(pattern: Path) -> Path:
+    """The folder a pattern gathers from: its part before the first wildcard (a plain path:
+    itself if it is a folder, else its folder). Links in that part are the user's choice."""
+    parts = pattern.parts
+    for i, part in enumerate(parts):
+        if glob.has_magic(part):
+            return Path(*parts[:i]) if i else Path(".")
+    return pattern if pattern.is_dir() else pattern.parent
+
+
+def _files(paths: list[Path], base: Path) -> tuple[list[Path], list[Path]]:
+    """(files among `paths`, links refused): a folder stands for every file under it. A link
+    is followed only while it stays inside `base`; one leading out is refused, unread."""
+    top = base.resolve()
     found: list[Path] = []
+    refused: list[Path] = []
+
+    def take(path: Path) -> None:
+        real = path.resolve()
+        if not real.is_relative_to(top):
+            refused.append(path)
+        elif real.is_file():
+            found.append(real)
+
     for path in paths:
-        if path.is_dir():
-            found.extend(p.resolve() for p in path.rglob("*") if p.is_file())
-        elif path.is_file():
-            found.append(path.resolve())
-    return found
+        if not path.is_dir():
+            if path.is_file() or path.is_symlink():
+                take(path)
+            continue
+        if not path.resolve().is_relative_to(top):
+            refused.append(path)
+            continue
+        for folder, dirs, names in os.walk(path):  # never descends into a linked folder
+            for entry in (Path(folder) / d for d in dirs):
+                if entry.is_symlink() and not entry.resolve().is_relative_to(top):
+                    refused.append(entry)
+            for name in names:
+                take(Path(folder) / name)
+    return found, refused
 
 
 def step_of(path: Path) -> tuple[int, int]:
@@ -227,6 +276,8 @@ def _from_log(run: Run, recipe: Recipe, name: str, spec: ArtifactSpec, phase: st
             text = match.group("path") if "path" in regex.groupindex else match.group(
                 1 if regex.groups else 0)
             path = _absolute(text.strip().strip("'\""), workdir)
+            if path.is_symlink() and not path.resolve().is_relative_to(path.parent.resolve()):
+                return []  # a link out of its folder is never followed
             return [path.resolve()] if path.is_file() else []
     return []
 

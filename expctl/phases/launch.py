@@ -10,7 +10,6 @@ Which runs may be launched:
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 import secrets
 import shlex
@@ -24,7 +23,8 @@ from pathlib import Path
 from expctl.errors import BadInputError, ConflictError, ExpctlError
 from expctl.launchers import get_launcher
 from expctl.launchers.command import JobCommand, build_command, run_recipe
-from expctl.launchers.jobfiles import FORMAT_VERSION, SESSION_VARIABLES
+from expctl.launchers.envfile import save_environment
+from expctl.launchers.jobfiles import FORMAT_VERSION
 from expctl.rundir import (
     COMMAND_FILE,
     JOB_FILE,
@@ -136,7 +136,9 @@ def start(ws: Workspace, plan: LaunchPlan) -> Launched:
             "argv": plan.command.argv,
             "cwd": str(plan.command.cwd),
             "env": plan.command.env,
-            "env_file": str(_save_environment(ws, run.id, launch_id)),
+            # The caller's environment, unless the launcher carries it itself (Slurm).
+            "env_file": None if getattr(launcher, "exports_environment", False)
+            else str(save_environment(ws.state_dir / "jobs", f"{run.id}-{launch_id}")),
             "python": sys.executable,
             "supervisor_pid": None,
         }
@@ -149,10 +151,10 @@ def start(ws: Workspace, plan: LaunchPlan) -> Launched:
         try:
             started = launcher.start(argv, run.path, session)
             job = {} if started.queued else _wait_for_job(run.path, launch_id, started.gone,
-                                                          Path(spec["env_file"]))
+                                                          _env_path(spec))
         except BaseException:
             if started is None or started.gone():  # nothing runs: leave the run as it was
-                _undo(run.path, previous, attempt - 1, Path(spec["env_file"]))
+                _undo(run.path, previous, attempt - 1, _env_path(spec))
             raise
         spec["session"] = started.session
         spec["supervisor_pid"] = (job.get("supervisor") or {}).get("pid")
@@ -183,9 +185,14 @@ def _keep_old_record(run_path: Path, attempt: int) -> None:
         os.replace(record, record.with_name(f"job.{attempt}.json"))
 
 
-def _undo(run_path: Path, previous: dict, attempt: int, env_file: Path) -> None:
+def _env_path(spec: dict) -> Path | None:
+    return Path(spec["env_file"]) if spec.get("env_file") else None
+
+
+def _undo(run_path: Path, previous: dict, attempt: int, env_file: Path | None) -> None:
     """Put back launch.json and the exit record of the attempt before a launch that failed."""
-    env_file.unlink(missing_ok=True)
+    if env_file is not None:
+        env_file.unlink(missing_ok=True)
     if previous:
         write_json_atomic(run_path / LAUNCH_FILE, previous)
         old = run_path / JOB_FILE
@@ -196,19 +203,7 @@ def _undo(run_path: Path, previous: dict, attempt: int, env_file: Path) -> None:
         (run_path / COMMAND_FILE).unlink(missing_ok=True)
 
 
-def _save_environment(ws: Workspace, run_id: str, launch_id: str) -> Path:
-    """The launching shell's environment, for the supervisor to use and delete. It lives in
-    the git-ignored state folder, readable only by the user: it may hold secrets, and run
-    folders are committed."""
-    env = {k: v for k, v in os.environ.items() if k not in SESSION_VARIABLES}
-    path = ws.state_dir / "jobs" / f"{run_id}-{launch_id}.env.json"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump(env, f)
-    return path
-
-
-def _wait_for_job(run_path: Path, launch_id: str, gone, env_file: Path) -> dict:
+def _wait_for_job(run_path: Path, launch_id: str, gone, env_file: Path | None) -> dict:
     """The supervisor's first record; an error with its log if it died or never wrote one."""
     deadline = time.monotonic() + START_TIMEOUT_S
     next_look = 0.0
@@ -227,7 +222,8 @@ def _wait_for_job(run_path: Path, launch_id: str, gone, env_file: Path) -> dict:
     job = read_json_file(run_path / JOB_FILE)  # it may have finished just now
     if job is not None and job.get("launch_id") == launch_id:
         return job
-    env_file.unlink(missing_ok=True)
+    if env_file is not None:
+        env_file.unlink(missing_ok=True)
     details = _tail(run_path / SUPERVISOR_LOG)
     what = "exited" if gone() else f"did not report within {START_TIMEOUT_S:.0f}s"
     raise ExpctlError(f"The job's supervisor {what} without starting the job."

@@ -9,6 +9,7 @@ takes its time window from, and what `cycle` reads to know validation is done.
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -28,6 +29,7 @@ from expctl.rundir import (
     write_validation_record,
 )
 from expctl.runs import Run
+from expctl.state import refuse_while_training, validation_state
 from expctl.workspace import Workspace
 
 CHUNK = 65536
@@ -80,18 +82,30 @@ def validation_command(ws: Workspace, run: Run, recipe: Recipe | None = None) ->
     return ValidationCommand(argv, cwd, {k: str(v) for k, v in env.items()})
 
 
-def run_validation(ws: Workspace, run: Run, echo: Echo | None = None) -> ValidationOutcome:
-    """Run the validation command in the foreground; `echo` gets the output as it comes."""
+def run_validation(ws: Workspace, run: Run, echo: Echo | None = None,
+                   while_training: bool = False) -> ValidationOutcome:
+    """Run the validation command in the foreground; `echo` gets the output as it comes.
+    Refused while the run still trains, unless `while_training`."""
     from expctl.launchers.jobfiles import identity
+    from expctl.launchers.liveness import LAUNCH_ID_VARIABLE
+    if not while_training:
+        refuse_while_training(run, "validate")
+    if validation_state(run) == "running":
+        from expctl.errors import ConflictError
+
+        raise ConflictError(f"Run `{run.id}` is already being validated.",
+                            hint="wait for that validation to end")
 
     command = validation_command(ws, run)
     log = run.path / VALIDATION_LOG
     log.parent.mkdir(parents=True, exist_ok=True)
     record: dict[str, Any] = {"argv": command.argv, "cwd": str(command.cwd),
                               "started": now_iso(), "ended": None, "exit_code": None,
-                              "process": identity(os.getpid())}
+                              "process": identity(os.getpid()),
+                              "launch_id": secrets.token_hex(6)}
     write_validation_record(run.path, record)
-    env = {**os.environ, **command.env}
+    # Marks the command's processes, so they are found even if this process is killed.
+    env = {**os.environ, **command.env, LAUNCH_ID_VARIABLE: record["launch_id"]}
     with open(log, "wb") as out:
         try:
             proc = subprocess.Popen(command.argv, cwd=command.cwd, env=env,
@@ -151,26 +165,36 @@ def _finish(run: Run, record: dict[str, Any], code: int, error: str | None = Non
     write_validation_record(run.path, record)
 
 
-def detached_argv(ws: Workspace, run: Run) -> list[str]:
+def detached_argv(ws: Workspace, run: Run, while_training: bool = False) -> list[str]:
     """`expctl validate RUN` as a command for a session: it runs in the foreground there."""
-    return [sys.executable, "-m", "expctl", "-C", str(ws.root), "validate", run.id]
+    argv = [sys.executable, "-m", "expctl", "-C", str(ws.root), "validate", run.id]
+    return [*argv, "--while-training"] if while_training else argv
 
 
-def start_detached(ws: Workspace, run: Run, launcher_name: str) -> str | None:
+def start_detached(ws: Workspace, run: Run, launcher_name: str,
+                   while_training: bool = False) -> str | None:
     """Start validation in a screen/tmux session or as a background process; returns the
     session to attach to (None for a background process)."""
     from expctl.launchers import get_launcher
+    from expctl.launchers.envfile import with_caller_environment
 
     launcher = get_launcher(launcher_name)
     launcher.check_available()
-    validation_command(ws, run)  # fail here, not unseen inside the session
-    from expctl.state import validation_state
-
+    if not while_training:  # fail here, not unseen inside the session
+        refuse_while_training(run, "validate")
+    validation_command(ws, run)
     if validation_state(run) == "running":
         from expctl.errors import ConflictError
 
         raise ConflictError(f"Run `{run.id}` is already being validated.")
     (run.path / "training_logs").mkdir(exist_ok=True)
     name = launcher.session_name(f"{run.id}-validate")
-    started = launcher.start(detached_argv(ws, run), run.path, name)
+    argv, env_file = with_caller_environment(launcher, detached_argv(ws, run, while_training),
+                                             ws.state_dir / "jobs", f"{run.id}-validate")
+    try:
+        started = launcher.start(argv, run.path, name)
+    except BaseException:
+        if env_file is not None:
+            env_file.unlink(missing_ok=True)  # nothing started that would read it
+        raise
     return started.session

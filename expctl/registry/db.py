@@ -19,7 +19,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from expctl.errors import RegistryError
+from expctl.diskspace import disk_full_error, is_disk_full, no_room_for
+from expctl.errors import ExpctlError, RegistryError
 
 BUSY_TIMEOUT_S = 30.0
 # PostgreSQL: writers (and migrations) take this transaction-scoped advisory lock first, so
@@ -262,9 +263,12 @@ def connect(url: str) -> Database:
     return SqlAlchemyDatabase(url)
 
 
-def describe_error(exc: sqlite3.Error, where: str) -> RegistryError:
+def describe_error(exc: sqlite3.Error, where: str) -> ExpctlError:
     """One line saying what is wrong with the registry file `where`, with the way out."""
     text = str(exc)
+    if is_disk_full(exc) or ("disk I/O error" in text and no_room_for(Path(where))):
+        # SQLite says "disk I/O error" when it cannot grow its -shm/-wal files: not damage.
+        return disk_full_error(OSError(28, "No space left on device", where))
     if isinstance(exc, sqlite3.DatabaseError) and "not a database" in text:
         return RegistryError(f"Registry `{where}` is not an SQLite database (corrupt or foreign).",
                              hint=REINDEX_HINT)

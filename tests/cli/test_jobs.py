@@ -81,21 +81,22 @@ def test_wait_on_a_stopped_run_is_128_plus_the_signal_and_times_out_with_124(jki
     assert "ws: ?/50" in err  # plain progress lines off a terminal
 
 
-def test_a_dead_supervisor_makes_the_run_lost_and_stop_still_ends_its_job(jkit):
-    jkit.new("lost", mode="hang")
-    jkit.launch("lost", "local")
-    jkit.wait_output("lost", b"ready\n")
-    job = jkit.job("lost")
+def test_a_dead_supervisor_leaves_the_run_running_and_stop_still_ends_its_job(jkit):
+    jkit.new("orph", mode="hang")
+    jkit.launch("orph", "local")
+    jkit.wait_output("orph", b"ready\n")
+    job = jkit.job("orph")
     os.kill(job["supervisor"]["pid"], signal.SIGKILL)
-    wait_until(lambda: jkit.state("lost") == "lost", what="the run to be lost")
-    assert jkit.status("lost")["state"] == "lost"
-    jkit.cli("wait", "lost", expect=125)
-    children = json.loads((jkit.run_path("lost") / "children.json").read_text())
+    wait_until(lambda: not pid_alive(job["supervisor"]["pid"]), what="the supervisor to die")
+    assert jkit.status("orph")["state"] == "running"  # the job's liveness is the job's
+    jkit.cli("wait", "orph", "--timeout", "0.5", expect=124)
+    children = json.loads((jkit.run_path("orph") / "children.json").read_text())
     assert pid_alive(job["job_pid"])  # orphaned: only `stop` can reach it now
-    jkit.cli("stop", "lost")
+    jkit.cli("stop", "orph", "--grace", "1")
     for pid in (job["job_pid"], *children.values()):  # even the one that left the group
-        wait_until(lambda pid=pid: not pid_alive(pid), 5, f"pid {pid} of the lost job to end")
-    assert "is lost" in jkit.cli("stop", "lost", expect=4).stderr
+        wait_until(lambda pid=pid: not pid_alive(pid), 5, f"pid {pid} of the orphaned job to end")
+    assert jkit.status("orph")["state"] == "killed"
+    assert "not running" in jkit.cli("stop", "orph", expect=4).stderr
 
 
 def test_a_reused_pid_is_not_mistaken_for_the_supervisor(jkit):

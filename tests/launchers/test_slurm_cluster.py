@@ -21,22 +21,6 @@ pytestmark = pytest.mark.slurm
 JOB_TIMEOUT_S = 60.0
 
 
-@pytest.fixture()
-def skit(tmp_path: Path, slurm_conf: str, monkeypatch: pytest.MonkeyPatch):
-    """A LaunchKit whose commands (and in-process queries) reach the cluster; cancels the
-    Slurm jobs of its runs at the end."""
-    if slurm_conf:
-        monkeypatch.setenv("SLURM_CONF", slurm_conf)
-    kit = LaunchKit(tmp_path)
-    kit.env["SLURM_CONF"] = slurm_conf or kit.env.get("SLURM_CONF", "")
-    yield kit
-    for launch in tmp_path.glob("runs/*/launch.json"):
-        job_id = str(json.loads(launch.read_text()).get("session") or "")
-        if job_id.isdigit():
-            subprocess.run(["scancel", job_id], capture_output=True, timeout=30)
-    kit.cleanup()
-
-
 def status(kit: LaunchKit, run_id: str) -> dict:
     return kit.status(run_id)
 
@@ -87,14 +71,16 @@ def test_a_failing_job_shows_its_exit_code(skit: LaunchKit, code: int) -> None:
 
 def test_the_batch_scripts_record_counts_when_the_supervisor_is_gone(skit: LaunchKit) -> None:
     """The supervisor killed with SIGKILL writes no exit record: the batch script's file says
-    how the job ended, and the run is not shown running forever."""
+    what is known (the supervisor died, the job's exit code is unknown), and the run is not
+    shown running forever."""
     skit.write_recipe("killer", {**RECIPE, "command": [
         sys.executable, "-c", "import os, signal; os.kill(os.getppid(), signal.SIGKILL)"]})
     skit.new("killed", recipe="killer")
     skit.launch("killed", "slurm")
-    wait_run(skit, "killed", 137)
+    wait_run(skit, "killed", 125)
     st = status(skit, "killed")
-    assert (st["state"], st["exit_code"]) == ("failed", 137)
+    assert (st["state"], st["exit_code"]) == ("lost", None)
+    assert st["note"] == "the job ended after its supervisor died; exit code unknown"
     assert st["slurm_state"] in ("FAILED", "UNKNOWN")
 
 
