@@ -74,10 +74,12 @@ def _read_all(ws: Workspace, run: Run, x: str, found: RunSeries) -> None:
 
     tb_files = sorted({p.resolve() for p in event_files([run.path, *tb_files])})
     if tb_files:
-        try:
-            _add_all(found, _from_tensorboard(run.id, tb_files, x))
-        except ImportError:
+        import importlib.util
+
+        if importlib.util.find_spec("tensorboard") is None:
             found.problems.append("tensorboard is not installed: its scalars are not shown")
+        else:
+            _add_all(found, _from_tensorboard(run.id, tb_files, x))
     for path in jsonl_files:
         label = f"jsonl {_shown(path, run)}"
         _add_all(found, _from_records(run.id, read_jsonl(path), label, x))
@@ -223,9 +225,9 @@ def _record_x(columns: dict[str, list], count: int, x: str) -> tuple[list, str]:
 
 
 def _from_tensorboard(run_id: str, files: list[Path], x: str) -> list[Series]:
-    from expctl.metrics.tensorboard import available_tags, read_scalars
+    from expctl.metrics.tensorboard import read_scalars
 
-    scalars = read_scalars(files, set(available_tags(files)))
+    scalars = read_scalars(files, None)
     series = []
     for tag, points in scalars.items():
         if not points:
