@@ -5,11 +5,11 @@ BIN := $(VENV)/bin
 # Pinned for CPU-only machines: a plain `torch` requirement pulls a multi-GB CUDA build.
 # Override on a GPU box, e.g. `make install TORCH_SPEC=torch`.
 TORCH_SPEC ?= torch==2.13.0
-SYSTEM_PACKAGES ?= screen tmux git
+SYSTEM_PACKAGES ?= screen tmux git chromium
 # The lowest typer pyproject admits; the venv gets the highest. `make test` runs the start-up
 # and CLI tests against both.
-TYPER_LOWEST ?= 0.16.0
-LOWEST_DIR := .cache/typer-lowest
+TYPER_LOWEST ?= 0.26.0
+LOWEST_DIR := $(CURDIR)/.cache/typer-lowest
 CLI_TESTS ?= tests/cli
 
 .PHONY: install system-deps test test-typer-lowest bench lint demo clean
@@ -20,13 +20,14 @@ $(BIN)/python:
 
 $(VENV)/.installed: pyproject.toml $(BIN)/python
 	$(BIN)/pip install -q "$(TORCH_SPEC)"
-	$(BIN)/pip install -q -e ".[example,dev,postgres]"
+	$(BIN)/pip install -q -e ".[example,dev,postgres,report]"
 	touch $@
 
 install: system-deps $(VENV)/.installed
 	@echo "environment ready: $(VENV) (reused when up to date; delete it to reinstall)"
 
-# screen and tmux are real dependencies of the launchers; install them where apt is available.
+# screen and tmux are real dependencies of the launchers, chromium of the report's browser
+# test; install them where apt is available.
 system-deps:
 	@missing=""; for p in $(SYSTEM_PACKAGES); do command -v $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \

@@ -46,6 +46,7 @@ class RunInfo(Strict):
     git: GitState = Field(default_factory=lambda: GitState(available=False))
     launcher: str | None = None  # local, screen, tmux, slurm: set by `launch`
     session: str | None = None  # screen/tmux session or Slurm job id
+    sweep: str | None = None  # the sweep this run belongs to (`expctl report --sweep`)
 
 
 class Results(BaseModel):

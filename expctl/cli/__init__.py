@@ -14,6 +14,9 @@ from expctl.cli import phases  # noqa: F401
 from expctl.cli import results  # noqa: F401
 from expctl.cli import board  # noqa: F401
 from expctl.cli import git_cmds  # noqa: F401
+from expctl.cli import report  # noqa: F401
+from expctl.cli import plot  # noqa: F401
+from expctl.cli import tensorboard  # noqa: F401
 from expctl.cli.app import app
 
 

@@ -25,17 +25,19 @@ def event_files(paths: list[Path]) -> list[Path]:
     return sorted(found)
 
 
-def read_scalars(files: list[Path], tags: set[str]) -> dict[str, list[tuple[float, int, float]]]:
-    """tag -> [(wall_time, step, value)] sorted by time, over all files."""
+def read_scalars(files: list[Path], tags: set[str] | None
+                 ) -> dict[str, list[tuple[float, int, float]]]:
+    """tag -> [(wall_time, step, value)] sorted by time, over all files; `tags` None: every
+    scalar tag found (the report's curves)."""
     from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
     from tensorboard.util import tensor_util
 
-    series: dict[str, list[tuple[float, int, float]]] = {tag: [] for tag in tags}
+    series: dict[str, list[tuple[float, int, float]]] = {tag: [] for tag in tags or ()}
     for file in files:
         # EventFileLoader migrates old `simple_value` scalars to tensors, so one branch suffices.
         for event in EventFileLoader(str(file)).Load():
             for value in event.summary.value:
-                if value.tag not in tags:
+                if tags is not None and value.tag not in tags:
                     continue
                 if value.HasField("tensor"):
                     array = tensor_util.make_ndarray(value.tensor)
@@ -47,7 +49,7 @@ def read_scalars(files: list[Path], tags: set[str]) -> dict[str, list[tuple[floa
                 else:
                     continue
                 if not math.isnan(number):
-                    series[value.tag].append((event.wall_time, event.step, number))
+                    series.setdefault(value.tag, []).append((event.wall_time, event.step, number))
     for points in series.values():
         points.sort()
     return series

@@ -288,3 +288,10 @@ def values_for(db: Database, run_ids: Sequence[str], metrics: Sequence[str],
             for run_id, name, value in db.query(sql, {**ids, **wanted}):
                 found[(run_id, name)] = value
     return found
+
+
+def matching_ids(db: Database, wheres: Sequence[Where]) -> list[str]:
+    """Ids of the runs matching every filter, by id (a report over runs without metrics)."""
+    cond, params = filter_sql(prepare(db, wheres))
+    return [r[0] for r in db.query(f"SELECT r.id FROM runs r WHERE 1 = 1{cond} ORDER BY r.id",
+                                   params)]

@@ -1,0 +1,60 @@
+"""The report command: one self-contained HTML page over runs. Keep expensive imports out of
+this module's top level (see expctl.cli.app): plotly loads inside the command."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import typer
+
+from expctl.cli.app import app, get_workspace
+
+
+@app.command()
+def report(
+    runs: list[str] | None = typer.Argument(None, help="Run ids (default: the leaderboard's "
+                                            "runs); the baseline is always shown."),
+    sweep: str | None = typer.Option(None, "--sweep", "-s", help="Only the runs of this sweep "
+                                     "(`sweep:` in run.yaml), with the metric against each "
+                                     "swept param."),
+    where: list[str] = typer.Option([], "--where", "-w", help="Only runs with KEY=VALUE "
+                                    "(repeatable), as for `leaderboard`."),
+    metric: str | None = typer.Option(None, "--metric", "-m", help="Metric to rank by (default: "
+                                      "as for `leaderboard`)."),
+    baseline: str | None = typer.Option(None, "--baseline", "-b", help="Run to compare against "
+                                        "(default: baseline in expctl.yaml)."),
+    x: str = typer.Option("step", "--x", help="x axis of the curves: step, epoch or time "
+                          "(seconds since the first point)."),
+    points: int = typer.Option(1000, "--points", help="Points drawn per run and series at most; "
+                               "longer histories keep each bucket's min and max.", min=10),
+    output: Path = typer.Option(Path("report.html"), "--output", "-o", help="The HTML file to "
+                                "write."),
+) -> None:
+    """Write an HTML report: leaderboard, curves, confusion matrices and one section per run."""
+    from expctl import console
+    from expctl.cli.results import open_index
+    from expctl.files import write_text_atomic
+    from expctl.registry.index import refresh_statuses
+    from expctl.registry.queries import parse_where
+    from expctl.visual.html_report import build_report
+    from expctl.visual.selection import select_runs
+    from expctl.visual.series import check_x
+
+    check_x(x)
+    wheres = [parse_where(w) for w in where]
+    ws = get_workspace()
+    with open_index(ws) as db:
+        refresh_statuses(ws, db)
+        selection = select_runs(ws, db, runs or [], sweep, wheres, metric, baseline)
+    result = build_report(ws, selection, x, points)
+    for warning in result.warnings:
+        console.warn(warning)
+    write_text_atomic(output, result.html)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(output, 0o666 & ~umask)  # a page to share: readable as any new file is
+    size = output.stat().st_size
+    console.success(f"wrote {output} ({size / 1e6:.1f} MB): {result.runs} runs, "
+                    f"{result.charts} curve charts")
+    console.out(str(output))
