@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from expctl.errors import ExpctlError
+from expctl.errors import ExpctlError, MissingToolError
 from expctl.metrics.context import expand, newest, render_pattern
 from expctl.recipes import MetricSource, Recipe
 
@@ -159,3 +159,14 @@ def read_sources(recipe: Recipe, context: dict[str, Any], base: Path,
                  direction: Direction) -> list[SourceReading]:
     """Every source of the recipe, in order; later sources win for a metric both give."""
     return [read_source(s, recipe, context, base, direction) for s in recipe.metrics.sources]
+
+
+def check_packages(readings: list[SourceReading]) -> None:
+    """MissingToolError naming each missing package and how to install it, if any."""
+    lacking = [r for r in readings if r.package]
+    if lacking:
+        names = ", ".join(f"`{r.package}` ({r.label})" for r in lacking)
+        commands = "; ".join(dict.fromkeys(r.install for r in lacking if r.install))
+        raise MissingToolError(f"A metric source needs a Python package that is not installed: "
+                               f"{names}.", hint=f"install it with: {commands}, then "
+                               "`expctl record` the run again")

@@ -4,17 +4,14 @@ order, with ids missing (named, with the configured policy), and by print order 
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))
-from kit import cli, make_workspace, results  # noqa: E402
+from standins.kit import cli, make_workspace, results  # noqa: E402
 
 from expctl.metrics.coco import group_mean, parse_coco  # noqa: E402
-from expctl.record import record_run  # noqa: E402
-from expctl.runs import create_run  # noqa: E402
+from expctl.phases.new import create_run  # noqa: E402
+from expctl.phases.record import record_run  # noqa: E402
 from expctl.workspace import Workspace  # noqa: E402
 
 LINES = [
