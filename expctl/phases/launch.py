@@ -25,7 +25,7 @@ from expctl.files import write_text_atomic, write_yaml
 from expctl.launchers import get_launcher
 from expctl.launchers.command import JobCommand, build_command, run_recipe
 from expctl.launchers.envfile import save_environment
-from expctl.launchers.jobfiles import FORMAT_VERSION
+from expctl.launchers.jobfiles import FORMAT_VERSION, JOBS_DIR, launch_lock_path
 from expctl.recipes import Recipe
 from expctl.rundir import (
     COMMAND_FILE,
@@ -167,7 +167,7 @@ def start(ws: Workspace, plan: LaunchPlan) -> Launched:
             "env": plan.command.env,
             # The caller's environment, unless the launcher carries it itself (Slurm).
             "env_file": None if getattr(launcher, "exports_environment", False)
-            else str(save_environment(ws.state_dir / "jobs", f"{run.id}-{launch_id}")),
+            else str(save_environment(ws.state_dir / JOBS_DIR, f"{run.id}-{launch_id}")),
             "python": sys.executable,
             "supervisor_pid": None,
         }
@@ -218,9 +218,9 @@ def _index(ws: Workspace, run_id: str) -> list[str]:
 @contextmanager
 def _launch_lock(ws: Workspace, run_id: str) -> Iterator[None]:
     """One `launch` of a run at a time (the lock lives in the git-ignored state folder)."""
-    folder = ws.state_dir / "jobs"
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / f"{run_id}.lock", "a") as handle:
+    lock = launch_lock_path(ws.state_dir, run_id)
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock, "a") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -146,18 +146,19 @@ def reindex(ws: Workspace) -> ReindexResult:
 
 def refresh_statuses(ws: Workspace, db: Database) -> int:
     """Derive again the status of runs whose stored status may have changed on its own
-    (VOLATILE_STATES), and of runs stored as `created` whose folder has a launch record (a
-    job started by a command that could not index it); store the changes. Returns how many
-    changed."""
+    (VOLATILE_STATES), and of runs stored as `created` that were launched (a job started by
+    a command that could not index it); store the changes. Returns how many changed."""
+    from expctl.launchers.jobfiles import launched_run_ids
     from expctl.rundir import LAUNCH_FILE
 
     marks = ", ".join(f":s{i}" for i in range(len(VOLATILE_STATES)))
     rows = db.query(f"SELECT id, status FROM runs WHERE status IN ({marks})",
                     {f"s{i}": s for i, s in enumerate(VOLATILE_STATES)})
-    created = db.query("SELECT id FROM runs WHERE status = 'created'")
-    # One stat per created run (microseconds): a launched one is re-derived from its files.
-    rows += [(r[0], "created") for r in created
-             if os.path.exists(os.path.join(ws.runs_dir, r[0], LAUNCH_FILE))]
+    launched = launched_run_ids(ws.state_dir)  # one folder listing, not a stat per run
+    if launched:
+        created = db.query("SELECT id FROM runs WHERE status = 'created'")
+        rows += [(r[0], "created") for r in created if r[0] in launched
+                 and os.path.exists(os.path.join(ws.runs_dir, r[0], LAUNCH_FILE))]
     if not rows:
         return 0
     from expctl.errors import ExpctlError
