@@ -131,6 +131,8 @@ def evaluation_info_text(run: Run, results: Results, record: RecordResult,
         if reading.problem or reading.missing:
             problem = reading.problem or "missing " + ", ".join(reading.missing)
             lines.append(f"    warning: {problem}")
+        lines += [f"    note: {note}" for note in reading.notes]
+        lines += [f"    warning: {gap}" for gap in reading.gaps]
     lines += ["", "Metrics:"]
     lines += _metrics_block(results, record, styles)
     lines += ["", "Success criteria:"]

@@ -129,6 +129,8 @@ def test_record_groups_by_id_and_names_the_unmeasured_group(tmp_path: Path):
     assert source["notes"] == ["class ids: as printed in the block headers (3, 1, 5, 2, 4)"]
     assert source["missing"] == ["car_truck"]
     assert "class id(s) 0 not in the output" in source["gaps"][0]
+    info = (run.path / "validation_results" / "evaluation_info.txt").read_text()
+    assert "warning: group `car_truck`: class id(s) 0 not in the output" in info
 
 
 def test_record_mean_present_averages_what_is_there(tmp_path: Path):
