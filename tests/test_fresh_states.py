@@ -79,3 +79,24 @@ def test_a_launched_run_whose_row_says_created_is_derived_again(hydra_ws: Path):
     registry_execute(hydra_ws, "UPDATE runs SET status = 'created' WHERE id = 'hydra_6'")
     assert listed(hydra_ws, "--status", "failed") == {"hydra_6": "failed"}
     assert row_status(hydra_ws, "hydra_6") == "failed"  # stored, not only shown
+
+
+def test_a_detached_cycle_is_listed_running_then_finished(hydra_ws: Path, tmp_path: Path):
+    import time
+
+    gate = tmp_path / "gate"
+    cli(hydra_ws, "cycle", "hydra_6", "--detach", "--local", "--set", f"gate_file={gate}")
+    job = hydra_ws / "runs" / "hydra_6" / "training_logs" / "job.json"
+    deadline = time.monotonic() + 60
+    while not (job.exists() and '"running"' in job.read_text()):  # the job has started
+        assert time.monotonic() < deadline, "the detached cycle never started the job"
+        time.sleep(0.05)
+    status = json.loads(cli(hydra_ws, "status", "hydra_6", "--format", "json").stdout)
+    assert status["state"] == "running"
+    assert listed(hydra_ws) == {"hydra_6": "running"}
+    gate.write_text("go")
+    log = hydra_ws / "runs" / "hydra_6" / "training_logs" / "cycle.log"
+    while "cycle: done" not in (log.read_text() if log.exists() else ""):
+        assert time.monotonic() < deadline + 120, "the detached cycle did not finish"
+        time.sleep(0.05)
+    assert listed(hydra_ws, "--status", "finished") == {"hydra_6": "finished"}
