@@ -5,14 +5,11 @@ readable, and `record --refresh-sources` re-records with the recipe's current so
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
-
-sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
-from kit import cli, hydra_recipe, make_workspace, results  # noqa: E402
+from standins.kit import cli, hydra_recipe, make_workspace, results  # noqa: E402
 
 from expctl.runs import attempt_config, load_run  # noqa: E402
 from expctl.workspace import Workspace  # noqa: E402
