@@ -7,7 +7,8 @@ Exit codes (documented in README.md):
     3  not found: no such run, recipe, workspace or artifact
     4  conflict: the run already exists, is already running, or has nothing to do
     5  registry: registry.db is corrupt, foreign or from a newer expctl (try `expctl reindex`)
-    6  missing tool: screen, tmux, git or Slurm is not installed
+    6  missing tool: screen, tmux, git or Slurm is not installed, or a Python package that a
+       metric source needs (the message gives the install command)
     130 interrupted (Ctrl-C)
 `expctl wait` and `expctl cycle` exit with the run's own exit code when the run failed,
 128 + the signal number when it was killed, 124 when `wait --timeout` ran out and 125 when

@@ -13,13 +13,35 @@ from expctl.errors import BadInputError, NotFoundError
 T = TypeVar("T")
 
 
-def write_text_atomic(path: Path, text: str | bytes) -> None:
+def current_umask() -> int:
+    """The process's umask, read without changing it where Linux says it (/proc)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)  # elsewhere: set and restore (the CLI is single-threaded)
+    os.umask(mask)
+    return mask
+
+
+def shared_mode(folder: bool = False) -> int:
+    """The mode a new file (0666) or folder (0777) gets under the umask: 0644/0755 under 022,
+    so a team on shared storage can read each other's runs."""
+    return (0o777 if folder else 0o666) & ~current_umask()
+
+
+def write_text_atomic(path: Path, text: str | bytes, private: bool = False) -> None:
     """Replace `path` with `text` (UTF-8, or bytes as they are) so that readers see the old or
-    the new file, never half."""
+    the new file, never half. Its mode follows the umask; `private` (secrets) keeps it 0600."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     data = text if isinstance(text, bytes) else text.encode("utf-8")
     try:
+        if not private:  # mkstemp creates 0600 whatever the umask says
+            os.fchmod(fd, shared_mode())
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()

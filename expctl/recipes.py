@@ -91,8 +91,12 @@ class MetricSource(Strict):
     metrics: dict[str, str] = Field(default_factory=dict)
     reduce: Literal["last", "best", "min", "max"] = "last"  # jsonl/tensorboard series
     by: str | None = None  # jsonl: pick one record by this metric, read all metrics from it
-    # coco: metric name -> class ids (0-based order of the per-class blocks) whose AP is averaged
+    # coco: metric name -> class ids whose AP is averaged (the ids printed in the per-class
+    # block headers; without them, the blocks' print order from 0)
     groups: dict[str, list[int]] = Field(default_factory=dict)
+    # coco: a group with ids missing from the output is left unmeasured (skip) or is the mean
+    # of the classes present (mean_present); either way the missing ids are named
+    missing: Literal["skip", "mean_present"] = "skip"
 
 
 class MetricsSpec(Strict):

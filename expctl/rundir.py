@@ -20,6 +20,10 @@ phases leave for each other. Phases read each other's results only through this 
       validation_results/validation.json        the validation record
       validation_results/metrics_summary.txt, evaluation_info.txt  written by record
       experiment_results.json  final metrics, deltas, verdicts, written by record
+      attempts/<n>/config.yaml the config attempt n ran with, kept by `launch --resume --set`
+                               (config.yaml is always the latest attempt's)
+      results_history/experiment_results.<n>.json  earlier results, kept by
+                               `record --refresh-sources` before it records the run again
 
 Standard library only (the supervisor and expctl.track import it and must start fast).
 """
@@ -43,6 +47,8 @@ LAUNCH_FILE = "launch.json"
 METRICS_FILE = "metrics.jsonl"
 RESULTS_FILE = "experiment_results.json"
 SUBDIRS = ("checkpoints", "confusion_matrices", "training_logs", "validation_results")
+ATTEMPTS_DIR = "attempts"
+RESULTS_HISTORY_DIR = "results_history"
 
 LOG_FILE = "training_logs/stdout.log"
 JOB_FILE = "training_logs/job.json"
@@ -56,6 +62,11 @@ VALIDATION_LOG = "validation_results/validation_output.log"
 VALIDATION_RECORD = "validation_results/validation.json"
 SUMMARY_FILE = "validation_results/metrics_summary.txt"
 INFO_FILE = "validation_results/evaluation_info.txt"
+
+
+def attempt_config_path(run_dir: Path, attempt: int) -> Path:
+    """Where the config of an earlier attempt is kept."""
+    return run_dir / ATTEMPTS_DIR / str(attempt) / CONFIG_FILE
 
 
 # --- time --------------------------------------------------------------------------------------

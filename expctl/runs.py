@@ -14,9 +14,16 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from expctl.errors import BadInputError, NotFoundError
-from expctl.files import read_json, read_yaml, validate, write_json, write_yaml
+from expctl.files import read_json, read_yaml, validate, write_json, write_text_atomic, write_yaml
 from expctl.ids import check_run_id
-from expctl.rundir import CONFIG_FILE, RESULTS_FILE, RUN_FILE, now_iso
+from expctl.rundir import (
+    CONFIG_FILE,
+    RESULTS_FILE,
+    RESULTS_HISTORY_DIR,
+    RUN_FILE,
+    attempt_config_path,
+    now_iso,
+)
 from expctl.workspace import Workspace
 
 
@@ -122,20 +129,58 @@ def save_info(run: Run) -> None:
     write_yaml(run.path / RUN_FILE, run.info.model_dump(mode="json"))
 
 
-def write_results(run: Run, metrics: dict[str, float], **extra: Any) -> Results:
-    """Merge final metrics into experiment_results.json (other values stay unless replaced).
+def write_results(run: Run, metrics: dict[str, float], replace: bool = False,
+                  **extra: Any) -> Results:
+    """Merge final metrics into experiment_results.json (other values stay unless replaced;
+    `replace`: the metrics are exactly these).
 
     Read, merge and write happen under a lock on the run folder, so two `record`s of the
     same run at once both land."""
     with locked(run.path):
         current = run.results()
         data = current.model_dump() if current else {"run_id": run.id}
-        data["metrics"] = {**data.get("metrics", {}), **metrics}
+        data["metrics"] = {**({} if replace else data.get("metrics", {})), **metrics}
         data["recorded"] = now_iso()
         data.update(extra)
         results = Results.model_validate(data)
         write_json(run.path / RESULTS_FILE, results.model_dump())
     return results
+
+
+def keep_results(run: Run) -> Path:
+    """Copy experiment_results.json to results_history/experiment_results.<n>.json (the next
+    free n) and return that path."""
+    folder = run.path / RESULTS_HISTORY_DIR
+    folder.mkdir(exist_ok=True)
+    with locked(run.path):
+        n = 1 + max((_number(p.name) for p in folder.glob("experiment_results.*.json")),
+                    default=0)
+        kept = folder / f"experiment_results.{n}.json"
+        write_text_atomic(kept, (run.path / RESULTS_FILE).read_bytes())
+    return kept
+
+
+def keep_attempt_configs(run: Run, attempts: int) -> None:
+    """Keep config.yaml as the config of attempts 1..`attempts` that have no copy yet (they
+    all ran with it: config.yaml only changes through `launch --resume --set`, which keeps)."""
+    text = (run.path / CONFIG_FILE).read_bytes()
+    for attempt in range(1, attempts + 1):
+        kept = attempt_config_path(run.path, attempt)
+        if not kept.exists():
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            write_text_atomic(kept, text)
+
+
+def attempt_config(run: Run, attempt: int) -> dict:
+    """The config attempt `attempt` ran with: its kept copy, else (never changed since)
+    config.yaml."""
+    kept = attempt_config_path(run.path, attempt)
+    return (read_yaml(kept) or {}) if kept.exists() else run.config()
+
+
+def _number(name: str) -> int:
+    part = name.split(".")[-2]
+    return int(part) if part.isdigit() else 0
 
 
 @contextmanager

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from expctl.metrics.criteria import Verdict
-from expctl.metrics.sources import SourceReading
+from expctl.metrics.sources import SourceReading, check_packages
 from expctl.metrics.specs import MetricStyle
 from expctl.recipes import Recipe
 from expctl.runs import Results, Run
@@ -36,7 +36,12 @@ class RecordResult:
     verdicts: list[Verdict] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     files: list[Path] = field(default_factory=list)
+    kept: Path | None = None  # the previous experiment_results.json, kept by a refresh
 
+    def check_packages(self) -> None:
+        """Exit 6 with the install command when a source lacked a package (the other
+        sources' metrics are already recorded)."""
+        check_packages(self.readings)
 
 
 def metric_rows(results: Results, record: RecordResult,
@@ -126,6 +131,8 @@ def evaluation_info_text(run: Run, results: Results, record: RecordResult,
         if reading.problem or reading.missing:
             problem = reading.problem or "missing " + ", ".join(reading.missing)
             lines.append(f"    warning: {problem}")
+        lines += [f"    note: {note}" for note in reading.notes]
+        lines += [f"    warning: {gap}" for gap in reading.gaps]
     lines += ["", "Metrics:"]
     lines += _metrics_block(results, record, styles)
     lines += ["", "Success criteria:"]

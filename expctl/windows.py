@@ -88,11 +88,11 @@ def phase_window(ws: Workspace, run: Run, phase: str) -> Window:
         raise ExpctlError(f"Run `{run.id}` has no start and end time for its {phase} phase "
                           f"(state: {state}).",
                           hint="its supervisor may have been killed; see training_logs/")
-    earlier = _earlier_attempts(run) if phase == "train" else ()
+    earlier = earlier_attempts(run) if phase == "train" else ()
     return Window(phase, start[0], end[0] + end[1], earlier)
 
 
-def _earlier_attempts(run: Run) -> tuple[tuple[float, float], ...]:
+def earlier_attempts(run: Run) -> tuple[tuple[float, float], ...]:
     """(start, end) of the attempts before a resume, from the records the launcher keeps."""
     found = []
     for record in earlier_exit_records(run.path):

@@ -23,6 +23,10 @@ def launch(
     dry_run: bool = typer.Option(False, "--dry-run", help="Show argv, cwd and env; start nothing."),
     resume: bool = typer.Option(False, "--resume", help="Relaunch a failed, killed or lost run "
                                 "with the recipe's resume_args appended."),
+    sets: list[str] = typer.Option([], "--set", "-s", help="With --resume: change key.path="
+                                   "value for the new attempt, checked like `new --set` "
+                                   "(config.yaml becomes the new attempt's; earlier ones stay "
+                                   "in attempts/<n>/config.yaml). Repeatable."),
 ) -> None:
     """Start the run's training command detached, under expctl's supervisor, which logs all
     output to training_logs/stdout.log and records the exit code.
@@ -47,7 +51,7 @@ def launch(
     ws = get_workspace()
     run_id = resolve_run_id(ws, run_id)
     plan = plan_launch(ws, run_id, chosen[0] if chosen else None,
-                       parse_gpus(gpus) if gpus is not None else None, resume)
+                       parse_gpus(gpus) if gpus is not None else None, resume, list(sets))
     if dry_run:
         info = describe(plan)
         pairs = [("run", info["run"]), ("launcher", info["launcher"]), ("cwd", info["cwd"]),
@@ -66,11 +70,13 @@ def launch(
     hints = f"follow it: expctl logs -f {run_id}  |  expctl status {run_id}"
     attachable = launched.session and launcher.attachable
     console.info(hints + (f"  |  expctl attach {run_id}" if attachable else ""))
-    _reindex(ws, run_id)
+    for warning in launched.warnings:
+        console.warn(warning)
 
 
 def _reindex(ws, run_id: str) -> None:
-    """Update the registry's row; the job already runs, so a failure here is only a warning."""
+    """Update the registry's row; the job's state is already decided, so a failure here is
+    only a warning."""
     from expctl import console
 
     try:

@@ -130,6 +130,7 @@ def validate_cmd(
     console.success(f"validation finished; output in {done.outcome.log}")
     show_gathered(done.gathered)
     show_recorded(ws, done.recorded)
+    done.recorded.check_packages()
 
 
 @app.command("cycle")
@@ -186,3 +187,5 @@ def cycle_cmd(
     if result.commit_sha:
         console.success(f"committed {result.commit_sha[:10]}")
     console.success(f"cycle of {result.run_id} complete")
+    if record is not None:
+        record.check_packages()

@@ -25,7 +25,7 @@ def tensorboard(
     from expctl.visual.tensorboard_view import serve
     from expctl.visual.tools import require
 
-    require("tensorboard", "pip install tensorboard (or 'expctl[example]')")
+    require("tensorboard", "pip install 'expctl[tensorboard]'")
     wheres = [parse_where(w) for w in where]
     ws = get_workspace()
     with open_index(ws) as db:

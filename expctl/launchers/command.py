@@ -53,7 +53,8 @@ def run_recipe(run: Run) -> Recipe:
 def build_command(
     ws: Workspace, run: Run, recipe: Recipe, gpus: list[int] | None = None, resume: bool = False
 ) -> JobCommand:
-    """The job for `run`: argv (resume_args appended when resuming), cwd and added env."""
+    """The job for `run`: argv (resume_args appended when resuming, `{last_checkpoint}` in
+    them being this run's newest own checkpoint), cwd and added env."""
     if not recipe.command:
         raise BadInputError(
             f"Run `{run.id}` has no training command.",
@@ -62,8 +63,6 @@ def build_command(
     context = {"run_id": run.id, "run_dir": str(run.path), "workspace": str(ws.root),
                "steps": run.info.steps if run.info.steps is not None else ""}
     argv = render_command(recipe.command, recipe.params, context)
-    if resume and recipe.resume_args:
-        argv += render_command(recipe.resume_args, recipe.params, context)
     if not argv:
         raise BadInputError(f"The training command of run `{run.id}` is empty.")
     cwd = (ws.root / recipe.launch.workdir).resolve()
@@ -72,6 +71,12 @@ def build_command(
             f"Working directory `{cwd}` does not exist.",
             hint=f"fix launch.workdir in recipe `{run.info.recipe}` (relative to the workspace)",
         )
+    if resume and recipe.resume_args:
+        from expctl.resume import PLACEHOLDER, last_checkpoint, uses_last_checkpoint
+
+        if uses_last_checkpoint(recipe.resume_args):
+            context[PLACEHOLDER] = str(last_checkpoint(ws, run, recipe, cwd))
+        argv += render_command(recipe.resume_args, recipe.params, context)
     env = {k: str(v) for k, v in recipe.launch.env.items()}
     chosen = gpus if gpus is not None else recipe.launch.gpus
     if recipe.launch.accelerate:

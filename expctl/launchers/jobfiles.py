@@ -36,9 +36,28 @@ from pathlib import Path
 from typing import Any
 
 FORMAT_VERSION = 1
+# In the workspace's git-ignored state folder: <run id>.lock, taken by every launch of a run and
+# left in place (so its presence also says the run was launched once), and the environment
+# files handed to jobs.
+JOBS_DIR = "jobs"
+LOCK_SUFFIX = ".lock"
 # Variables that describe the session a process runs in: the job keeps its own session's values,
 # not those of the terminal `expctl launch` was typed in.
 SESSION_VARIABLES = ("STY", "WINDOW", "TMUX", "TMUX_PANE", "TERM")
+
+
+def launch_lock_path(state_dir: Path, run_id: str) -> Path:
+    """The file `launch` locks while it starts a run's job."""
+    return state_dir / JOBS_DIR / f"{run_id}{LOCK_SUFFIX}"
+
+
+def launched_run_ids(state_dir: Path) -> set[str]:
+    """Ids of the runs some `launch` has started in this workspace (one folder listing)."""
+    try:
+        names = os.listdir(state_dir / JOBS_DIR)
+    except OSError:
+        return set()
+    return {n[: -len(LOCK_SUFFIX)] for n in names if n.endswith(LOCK_SUFFIX)}
 
 
 # --- is this pid still our supervisor? -----------------------------------------------------

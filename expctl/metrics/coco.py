@@ -7,9 +7,10 @@
 Lines are named by what they say (IoU, area, maxDets), not by position, so longer variants
 (faster-coco-eval's extra AR@0.5 and AR@0.75 lines) parse too. Validation scripts often print
 one block per class and then an `Overall` block; the overall numbers are the block after the
-last line that says `Overall`. The per-class blocks before it
-are numbered in order of appearance, so a class-group mean (e.g. small objects = classes 2,
-3 and 4) can be computed from configuration, never from names in code.
+last line that says `Overall`. Each per-class block before it takes the class id printed in
+the nearest header line above it (CLASS_ID_FORMS); when not every block has one, the blocks are
+numbered in order of appearance from 0 instead. A class-group mean (e.g. small objects =
+classes 2, 3 and 4) is then computed from configuration, never from names in code.
 """
 
 from __future__ import annotations
@@ -28,6 +29,16 @@ _LINE = re.compile(
     r"area=\s*(?P<area>\w+)\s*\|\s*maxDets=\s*(?P<dets>\d+)\s*\]\s*=\s*(?P<value>-?[\d.]+(?:e-?\d+)?)"
 )
 _OVERALL = re.compile(r"\boverall\b", re.IGNORECASE)
+# Headers that name a per-class block's class id, tried in this order on each line above it.
+CLASS_ID_FORMS = (
+    ("Class id - [3] No. of instances - 9412", r"\bclass[ _-]?id\s*[-:=#]?\s*\[?\s*(\d+)"),
+    ("category_id: 3, Category 3", r"\bcategory(?:[ _-]?id)?\s*[-:=#]?\s*\[?\s*(\d+)"),
+    ("Class: 3, Class 3 (Pedestrian), class=3", r"\bclass\s*[-:=#]?\s*\[?\s*(\d+)"),
+    ("[3] Pedestrian", r"^\s*\[\s*(\d+)\s*\]"),
+)
+_CLASS_IDS = [re.compile(pattern, re.IGNORECASE) for _, pattern in CLASS_ID_FORMS]
+POSITIONAL = "positional"  # how per-class blocks were numbered: by print order from 0
+PRINTED_IDS = "printed ids"  # by the class ids in their headers
 _IOU_NAMES = {"0.50": "50", "0.5": "50", "0.75": "75"}
 
 
@@ -37,6 +48,20 @@ class CocoSummary:
 
     overall: dict[str, float]
     per_class: list[dict[str, float]] = field(default_factory=list)
+    class_ids: list[int | None] = field(default_factory=list)  # printed in each block's header
+
+    @property
+    def numbering(self) -> str:
+        """PRINTED_IDS when every per-class block named its class id, else POSITIONAL."""
+        if self.class_ids and all(i is not None for i in self.class_ids):
+            return PRINTED_IDS
+        return POSITIONAL
+
+    def by_class(self) -> dict[int, dict[str, float]]:
+        """class id -> its block, by printed id (a later block of an id wins) or by order."""
+        if self.numbering == POSITIONAL:
+            return dict(enumerate(self.per_class))
+        return dict(zip(self.class_ids, self.per_class, strict=True))
 
 
 def line_key(match: re.Match) -> str | None:
@@ -78,27 +103,55 @@ def _blocks(lines: list[str]) -> list[tuple[int, dict[str, float]]]:
 
 def parse_coco(lines: list[str]) -> CocoSummary | None:
     """The overall summary (after the last `Overall` line, else the last block) and the
-    per-class blocks before it; None when the text holds no summary at all."""
+    per-class blocks before it with their printed ids; None when the text holds no summary."""
     blocks = _blocks(lines)
     if not blocks:
         return None
     last_overall = max((i for i, line in enumerate(lines)
                         if _OVERALL.search(line) and not _LINE.search(line)), default=None)
+    overall_at = len(blocks) - 1
     if last_overall is not None:
-        after = [b for b in blocks if b[0] > last_overall]
+        after = [n for n, (start, _) in enumerate(blocks) if start > last_overall]
         if after:
-            before = [values for start, values in blocks if start < last_overall]
-            return CocoSummary(after[0][1], before)
-    return CocoSummary(blocks[-1][1], [values for _, values in blocks[:-1]])
+            overall_at = after[0]
+    ids = [_header_id(lines, blocks[n - 1][0] if n else 0, blocks[n][0])
+           for n in range(overall_at)]
+    return CocoSummary(blocks[overall_at][1], [values for _, values in blocks[:overall_at]], ids)
 
 
-def group_mean(per_class: list[dict[str, float]], class_ids: list[int],
-               key: str = "map") -> float | None:
-    """The mean of `key` over the given per-class blocks (0-based, in printed order);
-    None when any of them is missing, so a partial mean is never reported as the whole."""
-    values = []
+def _header_id(lines: list[str], start: int, end: int) -> int | None:
+    """The class id in the nearest header line above a block (between the previous block's
+    start and this one's), or None."""
+    for line in reversed(lines[start:end]):
+        if _LINE.search(line) or _OVERALL.search(line):
+            continue
+        for form in _CLASS_IDS:
+            found = form.search(line)
+            if found:
+                return int(found.group(1))
+    return None
+
+
+@dataclass
+class GroupMean:
+    """A class group's mean and the class ids asked for that the output does not give."""
+
+    value: float | None
+    missing: list[int]
+
+
+def group_mean(by_class: dict[int, dict[str, float]], class_ids: list[int],
+               key: str = "map", missing: str = "skip") -> GroupMean:
+    """The mean of `key` over the given classes. With ids missing from the output, `skip`
+    leaves the group unmeasured (a partial mean is never the whole) and `mean_present`
+    averages the classes that are there."""
+    values, absent = [], []
     for class_id in class_ids:
-        if class_id >= len(per_class) or key not in per_class[class_id]:
-            return None
-        values.append(per_class[class_id][key])
-    return sum(values) / len(values) if values else None
+        block = by_class.get(class_id)
+        if block is None or key not in block:
+            absent.append(class_id)
+        else:
+            values.append(block[key])
+    if not values or (absent and missing == "skip"):
+        return GroupMean(None, absent)
+    return GroupMean(sum(values) / len(values), absent)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import errno
 import glob
 import os
-import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Any
 
 from expctl.errors import BadInputError, ExpctlError, NotFoundError
 from expctl.metrics.context import expand, render_pattern, run_context, run_recipe
+from expctl.picking import pick_files, rank, step_of
 from expctl.recipes import ArtifactSpec, Recipe
 from expctl.rundir import FINAL_CHECKPOINT, LOG_FILE, VALIDATION_LOG, Manifest, phase_workdir
 from expctl.rundir import relative_to_run as _rel
@@ -30,8 +30,6 @@ from expctl.workspace import Workspace
 
 CHECKPOINT_ARTIFACT = "checkpoint"
 
-_STEP = re.compile(r"step[=_-]?(\d+)", re.IGNORECASE)
-_EPOCH = re.compile(r"epoch[=_-]?(\d+)", re.IGNORECASE)
 
 
 @dataclass
@@ -134,14 +132,14 @@ def _gather_artifact(run: Run, recipe: Recipe, name: str, spec: ArtifactSpec,
             # into one folder at the same time (two GPUs, one output directory).
             candidates = [f for f in candidates if step_of(f)[0] <= run.info.steps]
         outside = len(matched) - len(candidates)
-        candidates = _pick(candidates, pick)
+        candidates = pick_files(candidates, pick)
     earlier = [e for e in manifest.entries_for(name, window.phase)
                if (run.path / e["dest"]).exists()]
     if candidates and pick in ("newest", "highest_step") and earlier:
         # A file gathered before (and perhaps moved away since) still competes: gathering
         # again must never swap final_model.ckpt for an older checkpoint left behind.
-        best = max(earlier, key=lambda e: _rank(Path(e["source"]).name, e["mtime_ns"], pick))
-        if _rank(best["source"], best["mtime_ns"], pick) >= _rank(
+        best = max(earlier, key=lambda e: rank(Path(e["source"]).name, e["mtime_ns"], pick))
+        if rank(best["source"], best["mtime_ns"], pick) >= rank(
                 candidates[0].name, candidates[0].stat().st_mtime_ns, pick):
             candidates = []
     if is_checkpoint and candidates:
@@ -228,30 +226,6 @@ def _files(paths: list[Path], base: Path) -> tuple[list[Path], list[Path]]:
             for name in names:
                 take(Path(folder) / name)
     return found, refused
-
-
-def step_of(path: Path) -> tuple[int, int]:
-    """(step, epoch) parsed from a file name (`step=600`, `step_600`, `step0000600`,
-    `epoch_0003`); -1 where absent."""
-    step = _STEP.findall(path.name)
-    epoch = _EPOCH.findall(path.name)
-    return (int(step[-1]) if step else -1, int(epoch[-1]) if epoch else -1)
-
-
-def _rank(name: str, mtime_ns: int, pick: str) -> tuple:
-    """How `pick` orders files. highest_step: a stale metric in the name (val_AP=0.32) never
-    decides; ties go to the newer file, e.g. last_epoch=NNN-step=N.ckpt written after
-    epoch=NNN-step=N-...ckpt."""
-    name = Path(name).name
-    if pick == "newest":
-        return (mtime_ns, name)
-    return (*step_of(Path(name)), mtime_ns, name)
-
-
-def _pick(files: list[Path], pick: str) -> list[Path]:
-    if pick == "all" or not files:
-        return files
-    return [max(files, key=lambda p: _rank(p.name, p.stat().st_mtime_ns, pick))]
 
 
 def _from_log(run: Run, recipe: Recipe, name: str, spec: ArtifactSpec, phase: str,

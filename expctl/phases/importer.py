@@ -277,8 +277,11 @@ def _yaml(data: Any) -> str:
 
 def _create_folder(runs_dir: Path, run_id: str, files: dict[str, str]) -> None:
     """A new run folder, assembled under a temporary name and renamed into place."""
+    from expctl.files import shared_mode
+
     tmp = Path(tempfile.mkdtemp(prefix=f".import-{run_id}-", dir=runs_dir))
     try:
+        os.chmod(tmp, shared_mode(folder=True))  # mkdtemp makes it 0700 whatever the umask
         for name, text in files.items():
             (tmp / name).write_text(text, encoding="utf-8")
         os.rename(tmp, runs_dir / run_id)

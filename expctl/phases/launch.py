@@ -21,12 +21,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from expctl.errors import BadInputError, ConflictError, ExpctlError
+from expctl.files import write_text_atomic, write_yaml
 from expctl.launchers import get_launcher
 from expctl.launchers.command import JobCommand, build_command, run_recipe
 from expctl.launchers.envfile import save_environment
-from expctl.launchers.jobfiles import FORMAT_VERSION
+from expctl.launchers.jobfiles import FORMAT_VERSION, JOBS_DIR, launch_lock_path
+from expctl.recipes import Recipe
 from expctl.rundir import (
     COMMAND_FILE,
+    CONFIG_FILE,
     JOB_FILE,
     LAUNCH_FILE,
     SUPERVISOR_LOG,
@@ -34,7 +37,7 @@ from expctl.rundir import (
     read_json_file,
     write_json_atomic,
 )
-from expctl.runs import Run, load_run, save_info
+from expctl.runs import Run, keep_attempt_configs, load_run, save_info
 from expctl.state import run_state
 from expctl.workspace import Workspace
 
@@ -51,6 +54,8 @@ class LaunchPlan:
     command: JobCommand
     resume: bool
     notes: list[str] = field(default_factory=list)  # things the user should know
+    sets: list[str] = field(default_factory=list)  # --set given with --resume
+    config: dict | None = None  # the new attempt's config.yaml, when --set changed it
 
 
 @dataclass
@@ -60,16 +65,24 @@ class Launched:
     session: str | None
     supervisor_pid: int | None
     attempt: int
+    warnings: list[str] = field(default_factory=list)
 
 
 def plan_launch(
     ws: Workspace, run_id: str, launcher: str | None = None, gpus: list[int] | None = None,
-    resume: bool = False,
+    resume: bool = False, sets: list[str] = (),
 ) -> LaunchPlan:
-    """Check the run may be launched and build its command; starts nothing."""
+    """Check the run may be launched and build its command; starts nothing. `sets` change
+    the settings of a resumed attempt (checked like `new --set`)."""
     run = load_run(ws, run_id)
+    if sets and not resume:
+        raise BadInputError("--set changes the settings of a resumed attempt: give --resume.",
+                            hint="for a run with other settings: `expctl new RUN --set k=v`")
     check_launchable(run, resume)
-    recipe = run_recipe(run)
+    recipe, config = run_recipe(run), None
+    if sets:
+        recipe, config = resumed_config(run, list(sets))
+        run.info.steps = recipe.steps()
     name = launcher or recipe.launch.launcher or ws.settings.launcher
     chosen = get_launcher(name)  # an unknown launcher fails before anything is written
     notes = []
@@ -79,7 +92,21 @@ def plan_launch(
     command = build_command(ws, run, recipe, gpus, resume)
     if hasattr(chosen, "adapt_command"):  # Slurm: srun and accelerate's place in the job
         command = chosen.adapt_command(command, run.path)
-    return LaunchPlan(run, name, command, resume, notes)
+    return LaunchPlan(run, name, command, resume, notes, list(sets), config)
+
+
+def resumed_config(run: Run, sets: list[str]) -> tuple[Recipe, dict]:
+    """The run's config.yaml with the overrides applied (same checks as `new --set`)."""
+    import copy
+
+    from expctl.files import validate
+    from expctl.recipes import apply_override, recipe_to_dict
+
+    raw = copy.deepcopy(run.config())
+    for text in sets:
+        apply_override(raw, text)
+    recipe = validate(Recipe, raw, f"run {run.id} with --set {' '.join(sets)}")
+    return recipe, recipe_to_dict(recipe)
 
 
 def check_launchable(run: Run, resume: bool) -> None:
@@ -121,6 +148,7 @@ def start(ws: Workspace, plan: LaunchPlan) -> Launched:
         check_launchable(load_run(ws, run.id), plan.resume)  # another launch may have won
         previous = read_json_file(run.path / LAUNCH_FILE) or {}
         attempt = int(previous.get("attempt") or 0) + 1
+        old_config = _change_config(run, plan.config, attempt - 1)
         _keep_old_record(run.path, attempt - 1)
         launch_id = secrets.token_hex(6)
         session = launcher.session_name(run.id)
@@ -130,6 +158,7 @@ def start(ws: Workspace, plan: LaunchPlan) -> Launched:
             "run_id": run.id,
             "attempt": attempt,
             "resume": plan.resume,
+            "sets": plan.sets,
             "launched": now_iso(),
             "launcher": plan.launcher,
             "session": session,
@@ -138,7 +167,7 @@ def start(ws: Workspace, plan: LaunchPlan) -> Launched:
             "env": plan.command.env,
             # The caller's environment, unless the launcher carries it itself (Slurm).
             "env_file": None if getattr(launcher, "exports_environment", False)
-            else str(save_environment(ws.state_dir / "jobs", f"{run.id}-{launch_id}")),
+            else str(save_environment(ws.state_dir / JOBS_DIR, f"{run.id}-{launch_id}")),
             "python": sys.executable,
             "supervisor_pid": None,
         }
@@ -155,27 +184,59 @@ def start(ws: Workspace, plan: LaunchPlan) -> Launched:
         except BaseException:
             if started is None or started.gone():  # nothing runs: leave the run as it was
                 _undo(run.path, previous, attempt - 1, _env_path(spec))
+                if old_config is not None:
+                    write_text_atomic(run.path / CONFIG_FILE, old_config)
             raise
         spec["session"] = started.session
         spec["supervisor_pid"] = (job.get("supervisor") or {}).get("pid")
         write_json_atomic(launch_path, spec)
         current = load_run(ws, run.id)  # re-read: keep whatever else changed in run.yaml
         current.info.launcher, current.info.session = plan.launcher, started.session
+        if plan.config is not None:
+            current.info.steps = plan.run.info.steps
         save_info(current)
-    return Launched(run.id, plan.launcher, started.session, spec["supervisor_pid"], attempt)
+    # Indexed here, before the caller prints anything: every way a job starts (launch,
+    # cycle, a detached cycle, Slurm) leaves the registry's row as fresh as `status`, even
+    # when the caller's output goes to a pipe that closes (`launch | head -1`).
+    warnings = _index(ws, run.id)
+    return Launched(run.id, plan.launcher, started.session, spec["supervisor_pid"], attempt,
+                    warnings)
+
+
+def _index(ws: Workspace, run_id: str) -> list[str]:
+    """Update the run's registry row; the job already runs, so a failure is only a warning."""
+    try:
+        from expctl.registry import index_runs
+
+        index_runs(ws, [run_id])
+    except Exception as exc:  # noqa: BLE001 - the index can always be rebuilt from the folders
+        reason = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
+        return [f"the registry was not updated ({reason}); run `expctl reindex`"]
+    return []
 
 
 @contextmanager
 def _launch_lock(ws: Workspace, run_id: str) -> Iterator[None]:
     """One `launch` of a run at a time (the lock lives in the git-ignored state folder)."""
-    folder = ws.state_dir / "jobs"
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / f"{run_id}.lock", "a") as handle:
+    lock = launch_lock_path(ws.state_dir, run_id)
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock, "a") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise ConflictError(f"Run `{run_id}` is being launched by another command.") from None
         yield
+
+
+def _change_config(run: Run, config: dict | None, attempts: int) -> bytes | None:
+    """Write the new attempt's config.yaml after keeping the one earlier attempts ran with;
+    returns the old text (to put back if nothing starts), None when nothing changes."""
+    if config is None:
+        return None
+    old = (run.path / CONFIG_FILE).read_bytes()
+    keep_attempt_configs(run, attempts)
+    write_yaml(run.path / CONFIG_FILE, config)
+    return old
 
 
 def _keep_old_record(run_path: Path, attempt: int) -> None:

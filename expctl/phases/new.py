@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from expctl.errors import ConflictError, RegistryError
-from expctl.files import write_text_atomic, write_yaml
+from expctl.files import shared_mode, write_text_atomic, write_yaml
 from expctl.ids import check_run_id
 from expctl.rundir import (
     CONFIG_FILE,
@@ -87,6 +87,7 @@ def create_run(
     ws.runs_dir.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".new-{run_id}-", dir=ws.runs_dir))
     try:
+        os.chmod(tmp, shared_mode(folder=True))  # mkdtemp makes it 0700 whatever the umask
         for sub in SUBDIRS:
             (tmp / sub).mkdir()
         write_yaml(tmp / CONFIG_FILE, config)

@@ -8,21 +8,24 @@ evaluation_info.txt the researcher used to write by hand. Then the registry is u
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from expctl.errors import NotFoundError
 from expctl.files import write_text_atomic
 from expctl.metrics.criteria import judge, parse_criteria
-from expctl.metrics.sources import SourceReading, read_sources
+from expctl.metrics.sources import SourceReading, check_packages, read_sources
 from expctl.metrics.specs import metric_style
 from expctl.rundir import (
+    CONFIG_FILE,
     FINAL_CHECKPOINT,
     INFO_FILE,
     LAUNCH_FILE,
+    RESULTS_FILE,
     SUMMARY_FILE,
     read_validation_record,
 )
-from expctl.runs import Results, Run, load_run, write_results
+from expctl.runs import Results, Run, keep_results, load_run, write_results
 from expctl.state import run_status
 from expctl.summaries import Delta, RecordResult, evaluation_info_text, metrics_summary_text
 from expctl.workspace import Workspace
@@ -34,12 +37,17 @@ def record_from_sources(ws: Workspace, run: Run) -> dict[str, float]:
     return record_run(ws, run).metrics
 
 
-def record_run(ws: Workspace, run: Run) -> RecordResult:
+def record_run(ws: Workspace, run: Run, refresh_sources: bool = False) -> RecordResult:
     """See the module docstring. A source that finds nothing is a warning while another
-    source gave metrics, and an error when none did."""
+    source gave metrics, and an error when none did. `refresh_sources`: read the metric
+    sources of the recipe as it is now (recipes/, with the run's overrides) instead of the
+    run's config.yaml; the previous experiment_results.json is kept beside the new one and
+    the metrics are exactly what the sources give now."""
     from expctl.metrics.context import run_context, run_recipe
 
     recipe = run_recipe(run)
+    if refresh_sources:
+        recipe = recipe.model_copy(update={"metrics": _current_metrics_spec(ws, run)})
     criteria = parse_criteria(recipe.criteria)  # a malformed criterion fails before writing
 
     def direction(name: str) -> str:
@@ -56,13 +64,16 @@ def record_run(ws: Workspace, run: Run) -> RecordResult:
     for reading in readings:
         found.update(reading.values)
     warnings = [_describe(r) for r in readings if r.problem or r.missing]
+    warnings += [f"{r.label}: {gap}" for r in readings for gap in r.gaps]
     if not found:
+        check_packages(readings)  # nothing to record: the missing package is the news
         raise NotFoundError(
             f"No metric source of run `{run.id}` gave any metric: " + "; ".join(warnings) + ".",
             hint="check metrics.sources in the recipe against the files in the run folder",
         )
     baseline_id, baseline_metrics = _baseline(ws, run)
-    current = run.metrics()
+    kept = _keep_results(run) if refresh_sources else None
+    current = {} if refresh_sources else run.metrics()
     merged = {**current, **found}
     deltas = {name: _delta(value, baseline_metrics[name]) for name, value in merged.items()
               if name in baseline_metrics}
@@ -75,13 +86,13 @@ def record_run(ws: Workspace, run: Run) -> RecordResult:
         "baseline": baseline_id,
         "deltas": {k: d.as_dict() for k, d in deltas.items()},
         "criteria": {v.criterion.metric: v.as_dict() for v in verdicts},
-        "sources": [{"kind": r.kind, "path": r.pattern, "files": [str(f) for f in r.files],
-                     "metrics": sorted(r.values)} for r in readings],
+        "sources": [_source_entry(r) for r in readings],
+        "sources_from": _sources_origin(run, refresh_sources),
         "phases": _phase_times(run),
     }
-    results = write_results(run, found, **extra)
+    results = write_results(run, found, replace=refresh_sources, **extra)
     result = RecordResult(run.id, dict(results.metrics), readings, baseline_id, deltas,
-                          verdicts, warnings)
+                          verdicts, warnings, kept=kept)
     styles = {name: metric_style(ws, recipe, name) for name in results.metrics}
     summary = run.path / SUMMARY_FILE
     info = run.path / INFO_FILE
@@ -90,6 +101,44 @@ def record_run(ws: Workspace, run: Run) -> RecordResult:
     result.files = [summary, info]
     _index(ws, run.id)
     return result
+
+
+def _source_entry(reading: SourceReading) -> dict[str, Any]:
+    """Where a source's numbers came from, as experiment_results.json keeps it."""
+    entry: dict[str, Any] = {"kind": reading.kind, "path": reading.pattern,
+                             "files": [str(f) for f in reading.files],
+                             "metrics": sorted(reading.values)}
+    for key in ("notes", "gaps", "missing"):
+        if getattr(reading, key):
+            entry[key] = getattr(reading, key)
+    if reading.problem:
+        entry["problem"] = reading.problem
+    return entry
+
+
+def _current_metrics_spec(ws: Workspace, run: Run):
+    """The `metrics:` section of the run's recipe as it is now, with the run's own --set
+    overrides of that section (its params stay those of config.yaml: what was run)."""
+    from expctl.recipes import Recipe, apply_override, load_raw
+
+    if not run.info.recipe:
+        raise NotFoundError(f"Run `{run.id}` names no recipe to refresh its sources from.")
+    raw = load_raw(ws, run.info.recipe)
+    for override in run.info.overrides:
+        if override.lstrip("+").startswith("metrics."):
+            apply_override(raw, override)
+    from expctl.files import validate
+
+    return validate(Recipe, raw, f"recipe {run.info.recipe}").metrics
+
+
+def _sources_origin(run: Run, refreshed: bool) -> str:
+    return f"recipes/{run.info.recipe}.yaml (refreshed)" if refreshed else CONFIG_FILE
+
+
+def _keep_results(run: Run) -> Path | None:
+    """Copy experiment_results.json to the next free results_history/ name before a refresh."""
+    return keep_results(run) if (run.path / RESULTS_FILE).exists() else None
 
 
 def _describe(reading: SourceReading) -> str:

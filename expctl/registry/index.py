@@ -21,6 +21,9 @@ from expctl.workspace import Workspace
 # States that change without expctl writing anything (the job runs on, or its session dies):
 # `ls` and `leaderboard` derive these again from the files before they show them.
 VOLATILE_STATES = ("running", "lost")  # may change without expctl writing the folder
+# Up to this many runs stored as `created`, `ls` looks for each one's launch.json; beyond it,
+# it lists the launch lock files once instead.
+STAT_AT_MOST = 100
 
 _RUN_COLUMNS = ("id", "recipe", "status", "created", "created_ts", "imported", "steps",
                 "primary_metric", "git_sha", "git_branch", "git_dirty", "launcher", "session",
@@ -146,10 +149,20 @@ def reindex(ws: Workspace) -> ReindexResult:
 
 def refresh_statuses(ws: Workspace, db: Database) -> int:
     """Derive again the status of runs whose stored status may have changed on its own
-    (VOLATILE_STATES); store the changes. Returns how many changed."""
+    (VOLATILE_STATES), and of runs stored as `created` that were launched (a job started by
+    a command that could not index it); store the changes. Returns how many changed."""
+    from expctl.launchers.jobfiles import launched_run_ids
+    from expctl.rundir import LAUNCH_FILE
+
     marks = ", ".join(f":s{i}" for i in range(len(VOLATILE_STATES)))
     rows = db.query(f"SELECT id, status FROM runs WHERE status IN ({marks})",
                     {f"s{i}": s for i, s in enumerate(VOLATILE_STATES)})
+    created = [r[0] for r in db.query("SELECT id FROM runs WHERE status = 'created'")]
+    if len(created) > STAT_AT_MOST:  # many never-launched runs: one listing, not a stat each
+        launched = launched_run_ids(ws.state_dir)
+        created = [i for i in created if i in launched]
+    rows += [(i, "created") for i in created
+             if os.path.exists(os.path.join(ws.runs_dir, i, LAUNCH_FILE))]
     if not rows:
         return 0
     from expctl.errors import ExpctlError

@@ -19,7 +19,7 @@ from expctl.errors import ExpctlError, NotFoundError
 from expctl.runs import Run
 from expctl.workspace import Workspace
 
-INSTALL = "pip install tensorboard (or 'expctl[example]')"
+INSTALL = "pip install 'expctl[tensorboard]'"
 
 
 @dataclass

@@ -83,8 +83,9 @@ def test_coco_takes_block_after_last_overall_and_keeps_per_class_blocks():
     summary = parse_coco(clean_lines("\n".join(lines)))
     assert summary.overall == dict(zip(COCO_KEYS, values(0.5), strict=True))
     assert [b["map"] for b in summary.per_class] == [0.1, 0.2, 0.3]
-    assert group_mean(summary.per_class, [1, 2]) == pytest.approx(0.25)
-    assert group_mean(summary.per_class, [1, 5]) is None  # never a partial mean
+    assert summary.class_ids == [0, 1, 2]  # from the `Class N:` headers
+    assert group_mean(summary.by_class(), [1, 2]).value == pytest.approx(0.25)
+    assert group_mean(summary.by_class(), [1, 5]).value is None  # never a partial mean
 
 
 def test_coco_names_lines_by_content_so_longer_summaries_parse():
