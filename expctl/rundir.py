@@ -20,6 +20,8 @@ phases leave for each other. Phases read each other's results only through this 
       validation_results/validation.json        the validation record
       validation_results/metrics_summary.txt, evaluation_info.txt  written by record
       experiment_results.json  final metrics, deltas, verdicts, written by record
+      annotations.yaml         tags and notes (expctl tag, expctl note)
+    runs/.archive/<id>/        an archived run (expctl archive): kept, never indexed
 
 Standard library only (the supervisor and expctl.track import it and must start fast).
 """
@@ -42,6 +44,8 @@ COMMAND_FILE = "training_command.txt"
 LAUNCH_FILE = "launch.json"
 METRICS_FILE = "metrics.jsonl"
 RESULTS_FILE = "experiment_results.json"
+ANNOTATIONS_FILE = "annotations.yaml"  # tags and notes
+ARCHIVE_DIR = ".archive"  # runs/.archive/<id>: archived runs (no run id starts with ".")
 SUBDIRS = ("checkpoints", "confusion_matrices", "training_logs", "validation_results")
 
 LOG_FILE = "training_logs/stdout.log"
