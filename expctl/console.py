@@ -75,6 +75,13 @@ def error(text: str, hint: str | None = None) -> None:
         message(f"hint: {hint}", "dim")
 
 
+def ask(question: str) -> str:
+    """A question on stderr, the answer from stdin (one line; empty at end of input)."""
+    sys.stderr.write(question)
+    sys.stderr.flush()
+    return sys.stdin.readline().strip()
+
+
 # --- data (stdout) -------------------------------------------------------------------------
 
 
@@ -132,6 +139,16 @@ def number(value: float, scale: float = 1.0, sign: str = "") -> str:
     if scale == 100:
         return f"{value * scale:{sign}.2f}"
     return f"{value * scale:{sign}.6g}"
+
+
+def size(nbytes: int) -> str:
+    """Bytes as people read them: `512 B`, `1.5 KB`, `2.3 GB` (powers of 1,024)."""
+    value = float(nbytes)
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if value < 1024 or unit == "TB":
+            return f"{int(value)} B" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{nbytes} B"
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")

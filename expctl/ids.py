@@ -26,6 +26,11 @@ def check_run_id(value: str, what: str = "run id") -> str:
     return value
 
 
+def check_tag(value: str) -> str:
+    """A tag for `expctl tag`: the characters of a run id, so it needs no quoting anywhere."""
+    return check_run_id(value, "tag")
+
+
 def check_recipe_name(value: str) -> str:
     return check_run_id(value, "recipe name")
 

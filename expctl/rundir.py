@@ -24,6 +24,8 @@ phases leave for each other. Phases read each other's results only through this 
                                (config.yaml is always the latest attempt's)
       results_history/experiment_results.<n>.json  earlier results, kept by
                                `record --refresh-sources` before it records the run again
+      annotations.yaml         tags and notes (expctl tag, expctl note)
+    runs/.archive/<id>/        an archived run (expctl archive): kept, never indexed
 
 Standard library only (the supervisor and expctl.track import it and must start fast).
 """
@@ -46,6 +48,8 @@ COMMAND_FILE = "training_command.txt"
 LAUNCH_FILE = "launch.json"
 METRICS_FILE = "metrics.jsonl"
 RESULTS_FILE = "experiment_results.json"
+ANNOTATIONS_FILE = "annotations.yaml"  # tags and notes
+ARCHIVE_DIR = ".archive"  # runs/.archive/<id>: archived runs (no run id starts with ".")
 SUBDIRS = ("checkpoints", "confusion_matrices", "training_logs", "validation_results")
 ATTEMPTS_DIR = "attempts"
 RESULTS_HISTORY_DIR = "results_history"

@@ -17,6 +17,7 @@ from expctl.errors import BadInputError, NotFoundError
 from expctl.files import read_json, read_yaml, validate, write_json, write_text_atomic, write_yaml
 from expctl.ids import check_run_id
 from expctl.rundir import (
+    ARCHIVE_DIR,
     CONFIG_FILE,
     RESULTS_FILE,
     RESULTS_HISTORY_DIR,
@@ -50,6 +51,7 @@ class RunInfo(Strict):
     steps: int | None = None  # planned steps
     hypothesis: str | None = None
     overrides: list[str] = Field(default_factory=list)  # the --set values given to `new`
+    forked_from: str | None = None  # `new --from RUN`: the run whose config this one started from
     git: GitState = Field(default_factory=lambda: GitState(available=False))
     launcher: str | None = None  # local, screen, tmux, slurm: set by `launch`
     session: str | None = None  # screen/tmux session or Slurm job id
@@ -103,7 +105,10 @@ def load_run(ws: Workspace, run_id: str) -> Run:
     path = run_path(ws, run_id)
     info_path = path / RUN_FILE
     if not info_path.is_file():
-        raise NotFoundError(f"No run `{run_id}` in {ws.runs_dir}.", hint="see `expctl ls`")
+        archived = (ws.runs_dir / ARCHIVE_DIR / run_id / RUN_FILE).is_file()
+        hint = (f"it is archived: `expctl archive --restore {run_id}` brings it back"
+                if archived else "see `expctl ls`")
+        raise NotFoundError(f"No run `{run_id}` in {ws.runs_dir}.", hint=hint)
     info = validate(RunInfo, read_yaml(info_path), str(info_path))
     if info.id != run_id:
         raise BadInputError(
@@ -125,8 +130,16 @@ def resolve_run_id(ws: Workspace, run_id: str | None) -> str:
     return current
 
 
+def info_data(info: RunInfo) -> dict[str, Any]:
+    """run.yaml's content; `forked_from` only when set, so other runs' files stay as they were."""
+    data = info.model_dump(mode="json")
+    if data.get("forked_from") is None:
+        data.pop("forked_from", None)
+    return data
+
+
 def save_info(run: Run) -> None:
-    write_yaml(run.path / RUN_FILE, run.info.model_dump(mode="json"))
+    write_yaml(run.path / RUN_FILE, info_data(run.info))
 
 
 def write_results(run: Run, metrics: dict[str, float], replace: bool = False,

@@ -137,6 +137,9 @@ class Workspace:
 
         write_text_atomic(self.state_dir / "current", run_id + "\n")
 
+    def clear_current_run(self) -> None:
+        (self.state_dir / "current").unlink(missing_ok=True)
+
 
 def find_workspace(explicit: str | Path | None = None) -> Workspace:
     """The workspace for this command: `-C DIR`, then EXPCTL_WORKSPACE, then walk up."""
@@ -170,8 +173,9 @@ GITIGNORE_ENTRIES = (
 )
 
 
-def init_workspace(root: Path) -> tuple[Workspace, list[str]]:
-    """Make `root` a workspace; returns it and the list of things created."""
+def init_workspace(root: Path, example_recipe: bool = False) -> tuple[Workspace, list[str]]:
+    """Make `root` a workspace; returns it and the list of things created. `example_recipe`:
+    write a commented example into recipes/ when it holds no recipe (`expctl init` does)."""
     root = root.resolve()
     if not root.is_dir():
         raise NotFoundError(f"Directory `{root}` does not exist.")
@@ -184,6 +188,12 @@ def init_workspace(root: Path) -> tuple[Workspace, list[str]]:
         if not (root / name).is_dir():
             (root / name).mkdir()
             created.append(name + "/")
+    recipes = root / "recipes"
+    if example_recipe and not any(p.suffix in (".yaml", ".yml") for p in recipes.iterdir()):
+        from expctl.example_recipe import EXAMPLE_RECIPE_NAME, EXAMPLE_RECIPE_TEXT
+
+        (recipes / f"{EXAMPLE_RECIPE_NAME}.yaml").write_text(EXAMPLE_RECIPE_TEXT, encoding="utf-8")
+        created.append(f"recipes/{EXAMPLE_RECIPE_NAME}.yaml (a commented example)")
     gitignore = root / ".gitignore"
     existing = gitignore.read_text(encoding="utf-8").splitlines() if gitignore.exists() else []
     missing = [e for e in GITIGNORE_ENTRIES if e not in existing]

@@ -12,11 +12,16 @@ from expctl.cli import runs  # noqa: F401
 from expctl.cli import jobs  # noqa: F401
 from expctl.cli import phases  # noqa: F401
 from expctl.cli import results  # noqa: F401
+from expctl.cli import tag  # noqa: F401
+from expctl.cli import note  # noqa: F401
 from expctl.cli import board  # noqa: F401
 from expctl.cli import git_cmds  # noqa: F401
 from expctl.cli import report  # noqa: F401
 from expctl.cli import plot  # noqa: F401
 from expctl.cli import tensorboard  # noqa: F401
+from expctl.cli import rm  # noqa: F401
+from expctl.cli import archive  # noqa: F401
+from expctl.cli import gc  # noqa: F401
 from expctl.cli.app import app
 
 

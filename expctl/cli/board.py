@@ -20,20 +20,24 @@ def leaderboard(
     top: int = typer.Option(0, "--top", "-n", help="Show the best N runs (0: all); the baseline "
                             "is shown anyway.", min=0),
     where: list[str] = typer.Option([], "--where", "-w", help="Only runs with KEY=VALUE "
-                                    "(repeatable): recipe, status or a param such as train.lr; "
+                                    "(repeatable): recipe, status, tag or a param such as "
+                                    "train.lr; "
                                     "numbers compare numerically, lists such as [2, 3, 4] "
                                     "whatever their spacing."),
+    tags: list[str] = typer.Option([], "--tag", "-t", help="Only runs with this tag "
+                                   "(repeatable: runs with every one)."),
     fmt: str = typer.Option("table", "--format", "-f", help="table, md, csv, json or latex."),
 ) -> None:
     """Rank runs by a metric, best first, with each run's change against the baseline."""
     from expctl import console
     from expctl.cli.results import open_index
+    from expctl.ids import check_tag
     from expctl.leaderboard import build_board
     from expctl.registry.index import refresh_statuses
-    from expctl.registry.queries import parse_where
+    from expctl.registry.queries import parse_where, tag_where
 
     check_format(fmt, BOARD_FORMATS)
-    wheres = [parse_where(w) for w in where]
+    wheres = [parse_where(w) for w in where] + [tag_where(check_tag(t)) for t in tags]
     ws = get_workspace()
     with open_index(ws) as db:
         refresh_statuses(ws, db)

@@ -63,18 +63,34 @@ def commit_cmd(
 
 @app.command("compare")
 def compare_cmd(
-    a: str = typer.Argument(..., help="First run (A)."),
-    b: str = typer.Argument(..., help="Second run (B); changes are B - A."),
+    runs: list[str] = typer.Argument(..., help="Runs to compare: A B [C ...]; changes are "
+                                     "against the first (B - A with two runs).",
+                                     show_default=False),
+    baseline: str | None = typer.Option(None, "--baseline", "-b", help="Show changes against "
+                                        "this run instead of the first (added if not named)."),
     fmt: str = typer.Option("table", "--format", "-f", help="table or json."),
 ) -> None:
-    """Two runs side by side: the config keys that differ, the metrics with their difference
-    (green where B is better), and `git diff --stat` between their commits."""
+    """Runs side by side: the config keys that differ, the metrics with their changes (green
+    where better), and `git diff --stat` between their commits."""
+    from expctl.errors import BadInputError
+
+    check_format(fmt, ("table", "json"))
+    if len(dict.fromkeys(runs + ([baseline] if baseline else []))) < 2:
+        raise BadInputError("Compare needs at least two different runs.",
+                            hint="expctl compare A B [C ...]")
+    ws = get_workspace()
+    if len(runs) == 2 and baseline in (None, runs[0]):
+        _compare_two(ws, runs[0], runs[1], fmt)
+    else:
+        _compare_many(ws, runs, baseline, fmt)
+
+
+def _compare_two(ws, a: str, b: str, fmt: str) -> None:
     from expctl import console
     from expctl.console import Cell
     from expctl.phases.compare import compare_runs
 
-    check_format(fmt, ("table", "json"))
-    result = compare_runs(get_workspace(), a, b)
+    result = compare_runs(ws, a, b)
     if fmt == "json":
         console.print_json(result.as_dict())
         return
@@ -102,6 +118,50 @@ def compare_cmd(
         console.out(result.git_stat)
     if result.git_note:
         console.out(f"git: {result.git_note}")
+
+
+def _compare_many(ws, runs: list[str], baseline: str | None, fmt: str) -> None:
+    """Each run a column; a metric cell is the value and its change against the reference."""
+    from expctl import console
+    from expctl.console import Cell
+    from expctl.phases.compare import compare_many
+
+    result = compare_many(ws, runs, baseline)
+    if fmt == "json":
+        console.print_json(result.as_dict())
+        return
+    ids = result.runs
+    if result.config:
+        console.table(["config key", *ids],
+                      [[c.key, *(_short(c.values[r]) for r in ids)] for c in result.config],
+                      title="config differences")
+    else:
+        console.out("config: identical")
+    console.out("")
+    rows = []
+    for m in result.metrics:
+        cells: list = [m.style.title]
+        for r in ids:
+            value = m.values.get(r)
+            text = m.style.show(value) if value is not None else ""
+            delta = m.delta(r) if r != result.reference else None
+            if delta is not None:
+                text += f" ({m.style.show_delta(delta)})"
+            cells.append(Cell(text, {True: "green", False: "red", None: ""}[m.better(r)]
+                              if r != result.reference else ""))
+        rows.append(cells)
+    if rows:
+        console.table(["metric", *ids], rows, title=f"metrics (changes against {result.reference})",
+                      right_align=tuple(ids))
+    else:
+        console.out("metrics: none recorded")
+    for g in result.git:
+        console.out("")
+        if g.stat:
+            console.out(f"git diff --stat {result.reference} -> {g.run_id}:")
+            console.out(g.stat)
+        if g.note:
+            console.out(f"git ({result.reference} -> {g.run_id}): {g.note}")
 
 
 def _short(value) -> str:

@@ -24,35 +24,75 @@ def ls_cmd(
     recipe: str | None = typer.Option(None, "--recipe", "-r", help="Only runs of this recipe."),
     limit: int = typer.Option(50, "--limit", "-n", help="Show at most N runs, newest first; "
                               "0 shows all.", min=0),
+    tags: list[str] = typer.Option([], "--tag", "-t", help="Only runs with this tag "
+                                   "(repeatable: runs with every one)."),
+    archived: bool = typer.Option(False, "--archived", help="List the archived runs "
+                                  "(runs/.archive/, read from their folders) instead."),
     fmt: str = typer.Option("table", "--format", "-f", help="table, json or csv."),
 ) -> None:
     """List runs, newest first, from the registry."""
     from expctl import console
-    from expctl.registry.index import refresh_statuses
-    from expctl.registry.queries import check_status, list_runs
+    from expctl.ids import check_tag
+    from expctl.registry.queries import check_status
     from expctl.registry.settings import read_settings
 
     check_format(fmt, LS_FORMATS)
     if status is not None:
         check_status(status)
+    for tag in tags:
+        check_tag(tag)
     ws = get_workspace()
-    with open_index(ws) as db:
-        refresh_statuses(ws, db)
-        rows, total = list_runs(db, status, recipe, limit)
+    if archived:
+        rows, run_tags, total = _archived_rows(ws, status, recipe, tags, limit)
+    else:
+        from expctl.registry.index import refresh_statuses
+        from expctl.registry.queries import list_runs
+        from expctl.registry.tags import tags_for
+
+        with open_index(ws) as db:
+            refresh_statuses(ws, db)
+            rows, total = list_runs(db, status, recipe, limit, tags)
+            run_tags = tags_for(db, [r.id for r in rows])
     settings = read_settings(ws)
     if fmt == "json":
-        console.print_json([_ls_json(r) for r in rows])
+        console.print_json([_ls_json(r, run_tags.get(r.id, [])) for r in rows])
     else:
         columns = ["id", "recipe", "status", "created", "steps", "primary"]
         table = [[r.id, r.recipe or "", _status_cell(ws, r), _short_time(r.created),
                   "" if r.steps is None else r.steps, _primary(r, settings)]
                  for r in rows]
+        if run_tags:  # a tags column only when a run shown has tags
+            columns.append("tags")
+            for r, line in zip(rows, table, strict=True):
+                line.append(",".join(run_tags.get(r.id, [])))
         console.table(columns, table, fmt, right_align=("steps",))
     if total > len(rows):
         console.info(f"showing {len(rows)} of {total} runs (--limit 0 shows all)")
     elif not rows and fmt == "table":
-        console.info("no runs match" if status or recipe else "no runs yet: create one with "
-                     "`expctl new` or bring results with `expctl import`")
+        if archived:
+            console.info("no archived runs match" if status or recipe or tags
+                         else "no archived runs (see `expctl archive`)")
+        else:
+            console.info("no runs match" if status or recipe or tags else "no runs yet: create "
+                         "one with `expctl new` or bring results with `expctl import`")
+
+
+def _archived_rows(ws, status, recipe, tags, limit):
+    """`ls --archived`: RunSummary rows, their tags and the number matching, from folders."""
+    from expctl import console
+    from expctl.registry.queries import RunSummary
+    from expctl.removal import list_archived
+
+    records, problems = list_archived(ws)
+    for problem in problems:
+        console.warn(f"skipped archived {problem}")
+    matching = [r for r in records if (status is None or r.status == status)
+                and (recipe is None or r.recipe == recipe) and set(tags) <= set(r.tags)]
+    shown = matching[:limit] if limit else matching
+    rows = [RunSummary(r.id, r.recipe, r.status, r.created, r.steps, r.imported,
+                       r.primary_metric, r.metrics.get(r.primary_metric or ""))
+            for r in shown]
+    return rows, {r.id: r.tags for r in shown if r.tags}, len(matching)
 
 
 def _status_cell(ws, row):
@@ -78,23 +118,27 @@ def show(
 ) -> None:
     """Show one run from its folder: run.yaml facts, status, params, metrics, files."""
     from expctl import console
+    from expctl.annotations import read_annotations
     from expctl.flat import flatten
     from expctl.registry.folders import METRICS_FILE, run_status, summarize_series
-    from expctl.runs import load_run, resolve_run_id
+    from expctl.runs import info_data, load_run, resolve_run_id
 
     check_format(fmt, ("table", "json"))
     ws = get_workspace()
     r = load_run(ws, resolve_run_id(ws, run))
-    info = r.info.model_dump(mode="json")
+    info = info_data(r.info)
     status = run_status(r)
     params = flatten(_params_of(r))
     metrics = r.metrics()
     series = summarize_series(r.path / METRICS_FILE)
+    annotations = read_annotations(r.path)
     files = _files(r.path)
     if fmt == "json":
         console.print_json({"id": r.id, "status": status, "info": info, "params": params,
                             "metrics": metrics,
                             "series": {k: vars(v) for k, v in series.items()},
+                            "tags": annotations.tags,
+                            "notes": [n.model_dump() for n in annotations.notes],
                             "files": files, "path": str(r.path)})
         return
     git = r.info.git
@@ -104,6 +148,7 @@ def show(
              ("steps", r.info.steps), ("imported", "yes" if r.info.imported else "no"),
              ("git", git_text), ("launcher", r.info.launcher or ""),
              ("session", r.info.session or ""), ("hypothesis", r.info.hypothesis or ""),
+             ("forked from", r.info.forked_from or ""), ("tags", ", ".join(annotations.tags)),
              ("path", str(r.path))]
     console.key_values([(k, v) for k, v in facts if v not in ("", None)], title=f"run {r.id}")
     console.key_values(list(params.items()) or [("(none)", "-")], title="params")
@@ -112,6 +157,9 @@ def show(
         console.key_values([(k, f"last {s.last:.6g} @ {s.last_step}, min {s.min:.6g} @ "
                              f"{s.min_step}, max {s.max:.6g} @ {s.max_step} ({s.count} points)")
                             for k, s in series.items()], title=f"series ({METRICS_FILE})")
+    if annotations.notes:
+        console.key_values([(n.at[:16].replace("T", " "), n.text) for n in annotations.notes],
+                           title="notes")
     console.out("files")
     for name in files or ["(none)"]:
         console.out(f"  {name}")
@@ -246,10 +294,10 @@ def _params_of(run) -> dict:
     return read_config(run.path / CONFIG_FILE).get("params") or {}
 
 
-def _ls_json(r) -> dict:
+def _ls_json(r, tags: list[str]) -> dict:
     return {"id": r.id, "recipe": r.recipe, "status": r.status, "created": r.created,
             "steps": r.steps, "imported": r.imported, "primary_metric": r.primary_metric,
-            "primary_value": r.primary_value}
+            "primary_value": r.primary_value, "tags": tags}
 
 
 def _primary(r, settings) -> str:

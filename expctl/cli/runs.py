@@ -16,12 +16,14 @@ def init(
         show_default=False,
     ),
 ) -> None:
-    """Make a folder an expctl workspace: expctl.yaml, recipes/, runs/, .gitignore entries."""
+    """Make a folder an expctl workspace: expctl.yaml, recipes/ (with a commented example when
+    empty), runs/, .gitignore entries."""
     from expctl import console
     from expctl.cli.app import explicit_workspace
     from expctl.workspace import init_workspace
 
-    ws, created = init_workspace(directory or Path(explicit_workspace() or "."))
+    ws, created = init_workspace(directory or Path(explicit_workspace() or "."),
+                                 example_recipe=True)
     for item in created:
         console.info(f"created {item}")
     done = f"workspace ready at {ws.root}" if created else f"{ws.root} is already a workspace"
@@ -40,6 +42,10 @@ def new(
     hypothesis: str | None = typer.Option(
         None, "--hypothesis", help="What this run tests (goes into experiment_hypothesis.md)."
     ),
+    from_run: str | None = typer.Option(
+        None, "--from", help="Start from this run's config and overrides (then --set on top) "
+        "instead of a recipe.", show_default=False,
+    ),
 ) -> None:
     """Create a run folder with its resolved config and git/environment snapshot, register it,
     and make it the current run."""
@@ -47,11 +53,12 @@ def new(
     from expctl.phases.new import new_run
 
     ws = get_workspace()
-    run = new_run(ws, run_id, recipe, sets, hypothesis)  # bad input or a refusal: no folder
+    run = new_run(ws, run_id, recipe, sets, hypothesis, from_run)  # bad input: no folder
     git = run.info.git
     state = (f"git {git.sha[:10]}{' (dirty)' if git.dirty else ''}" if git.available and git.sha
              else "git: no commit yet" if git.available else f"no git ({git.reason})")
-    console.success(f"created run {run.id} (recipe {run.info.recipe}, "
+    source = f"from {run.info.forked_from}, " if run.info.forked_from else ""
+    console.success(f"created run {run.id} ({source}recipe {run.info.recipe}, "
                     f"{run.info.steps if run.info.steps is not None else '?'} steps, {state})")
     console.out(str(run.path))
 

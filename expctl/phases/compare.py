@@ -1,4 +1,4 @@
-"""Compare two runs: what differs in their configs, how their metrics differ (and which way
+"""Compare runs: what differs in their configs, how their metrics differ (and which way
 is better), and what changed in the code between their commits."""
 
 from __future__ import annotations
@@ -114,3 +114,91 @@ def git_diff_stat(ws: Workspace, a: Run, b: Run) -> tuple[str | None, str | None
         note = "no code changes between the commits (run folders left out)" + (
             f"; {note}" if note else "")
     return stat, note
+
+
+# --- more than two runs ------------------------------------------------------------------------
+
+
+@dataclass
+class KeyValues:
+    """A config key whose value is not the same in every run."""
+
+    key: str
+    values: dict[str, Any]  # run id -> value ("(absent)" where the run has no such key)
+
+
+@dataclass
+class MetricValues:
+    """A metric across runs, with each run's change against the reference run."""
+
+    name: str
+    values: dict[str, float | None]
+    style: MetricStyle
+    reference: str
+
+    def delta(self, run_id: str) -> float | None:
+        base, value = self.values.get(self.reference), self.values.get(run_id)
+        return None if base is None or value is None else value - base
+
+    def better(self, run_id: str) -> bool | None:
+        delta = self.delta(run_id)
+        return None if delta is None else self.style.better(delta)
+
+
+@dataclass
+class CodeChange:
+    run_id: str  # compared with the reference run
+    stat: str | None
+    note: str | None
+
+
+@dataclass
+class ManyComparison:
+    runs: list[str]  # the reference first
+    reference: str
+    config: list[KeyValues] = field(default_factory=list)
+    metrics: list[MetricValues] = field(default_factory=list)
+    git: list[CodeChange] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        others = [r for r in self.runs if r != self.reference]
+        return {
+            "runs": self.runs, "reference": self.reference,
+            "config": [{"key": c.key, "values": c.values} for c in self.config],
+            "metrics": [{"metric": m.name, "direction": m.style.direction, "values": m.values,
+                         "deltas": {r: m.delta(r) for r in others},
+                         "better": {r: m.better(r) for r in others}} for m in self.metrics],
+            "git": [{"run": g.run_id, "git_diff_stat": g.stat, "git_note": g.note}
+                    for g in self.git],
+        }
+
+
+def compare_many(ws: Workspace, run_ids: list[str], reference: str | None = None
+                 ) -> ManyComparison:
+    """Compare runs with a reference run (default: the first; one named that is not among
+    them is added first). Changes are each run's value minus the reference's."""
+    ids = list(dict.fromkeys(run_ids))
+    reference = reference or ids[0]
+    if reference in ids:
+        ids.remove(reference)
+    ids.insert(0, reference)
+    runs = [load_run(ws, i) for i in ids]
+    flats = {r.id: flatten(r.config()) for r in runs}
+    keys = sorted(set().union(*flats.values()))
+    config = []
+    for key in keys:
+        values = {r: flat.get(key, _ABSENT) for r, flat in flats.items()}
+        if any(v != values[reference] for v in values.values()):
+            config.append(KeyValues(key, values))
+    from expctl.metrics.context import run_recipe
+
+    try:
+        recipe = run_recipe(runs[0])
+    except ExpctlError:  # an imported run's config may not be a recipe; names still work
+        recipe = None
+    all_metrics = {r.id: r.metrics() for r in runs}
+    names = list(dict.fromkeys(n for m in all_metrics.values() for n in m))
+    metrics = [MetricValues(n, {r: m.get(n) for r, m in all_metrics.items()},
+                         metric_style(ws, recipe, n), reference) for n in names]
+    git = [CodeChange(r.id, *git_diff_stat(ws, runs[0], r)) for r in runs[1:]]
+    return ManyComparison(ids, reference, config, metrics, git)

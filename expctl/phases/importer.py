@@ -226,9 +226,10 @@ def _write_folders(ws: Workspace, rows: list[ImportRow], existing: dict[str, Any
         RESULTS_FILE,
         RUN_FILE,
         read_final_metrics,
+        read_tags,
         record_from,
     )
-    from expctl.runs import RunInfo, now_iso
+    from expctl.runs import RunInfo, info_data, now_iso
 
     stamp = now_iso()
     result = ImportResult()
@@ -249,7 +250,7 @@ def _write_folders(ws: Workspace, rows: list[ImportRow], existing: dict[str, Any
             params = row.params if row.params is not None else old_params
             metrics = {**read_final_metrics(folder), **row.metrics}
         files = {
-            RUN_FILE: _yaml(info.model_dump(mode="json")),
+            RUN_FILE: _yaml(info_data(info)),
             CONFIG_FILE: _yaml({"params": params}),
             RESULTS_FILE: json.dumps({"run_id": row.id, "metrics": metrics, "recorded": stamp,
                                       "source": source}, indent=2) + "\n",
@@ -260,7 +261,10 @@ def _write_folders(ws: Workspace, rows: list[ImportRow], existing: dict[str, Any
         else:
             _create_folder(ws.runs_dir, row.id, files)
             result.created.append(row.id)
-        records.append(record_from(info, params, None, metrics, {}, "imported"))
+        record = record_from(info, params, None, metrics, {}, "imported")
+        if row.id in existing:
+            record.tags = read_tags(folder)  # importing again keeps the run's tags
+        records.append(record)
     # One sync for the whole import instead of one fsync per file: 30,000 fsyncs would take
     # most of the time budget of a 10,000-run import.
     if hasattr(os, "sync"):

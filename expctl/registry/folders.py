@@ -17,7 +17,7 @@ from typing import Any
 
 from expctl.files import read_yaml
 from expctl.flat import flatten
-from expctl.rundir import CONFIG_FILE, METRICS_FILE, RESULTS_FILE, RUN_FILE
+from expctl.rundir import ANNOTATIONS_FILE, CONFIG_FILE, METRICS_FILE, RESULTS_FILE, RUN_FILE
 
 SERIES_SKIP = ("step", "time", "epoch")  # bookkeeping fields of a metrics.jsonl record
 
@@ -54,6 +54,7 @@ class RunRecord:
     params: dict[str, Any] = field(default_factory=dict)  # flattened keys
     metrics: dict[str, float] = field(default_factory=dict)  # final values
     series: dict[str, Series] = field(default_factory=dict)
+    tags: list[str] = field(default_factory=list)  # annotations.yaml
 
     @property
     def created_ts(self) -> float:
@@ -82,7 +83,7 @@ def read_record(runs_dir: Path, run_id: str) -> RunRecord:
     config = read_config(path / CONFIG_FILE)
     metrics_spec = config.get("metrics")
     run = Run(path, info)
-    return record_from(
+    record = record_from(
         info,
         params=config.get("params") or {},
         primary_metric=metrics_spec.get("primary") if isinstance(metrics_spec, dict) else None,
@@ -90,6 +91,17 @@ def read_record(runs_dir: Path, run_id: str) -> RunRecord:
         series=summarize_series(path / METRICS_FILE),
         status=run_status(run),
     )
+    record.tags = read_tags(path)
+    return record
+
+
+def read_tags(path: Path) -> list[str]:
+    """The run's tags from annotations.yaml (none without the file)."""
+    if not (path / ANNOTATIONS_FILE).is_file():
+        return []
+    from expctl.annotations import read_tags as read
+
+    return read(path)
 
 
 def check_id_matches(info_id: str, runs_dir: Path, run_id: str) -> None:

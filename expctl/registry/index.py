@@ -39,6 +39,7 @@ UPSERT_RUN = (
 )
 INSERT_PARAM = ("INSERT INTO params (run_id, name, value_text, value_num) "
                 "VALUES (:run_id, :name, :value_text, :value_num)")
+INSERT_TAG = "INSERT INTO tags (run_id, tag) VALUES (:run_id, :tag)"
 INSERT_METRIC = (f"INSERT INTO metrics ({', '.join(_METRIC_COLUMNS)}) "
                  f"VALUES ({', '.join(':' + c for c in _METRIC_COLUMNS)})")
 
@@ -100,6 +101,7 @@ def write_records(db: Database, records: Sequence[RunRecord]) -> None:
     ids = [{"id": r.id} for r in records]
     db.executemany("DELETE FROM params WHERE run_id = :id", ids)
     db.executemany("DELETE FROM metrics WHERE run_id = :id", ids)
+    db.executemany("DELETE FROM tags WHERE run_id = :id", ids)
     params = []
     for r in records:
         for key, value in r.params.items():
@@ -107,11 +109,13 @@ def write_records(db: Database, records: Sequence[RunRecord]) -> None:
             params.append({"run_id": r.id, "name": key, "value_text": text, "value_num": number})
     db.executemany(INSERT_PARAM, params)
     db.executemany(INSERT_METRIC, [m for r in records for m in _metric_rows(r, widest)])
+    db.executemany(INSERT_TAG, [{"run_id": r.id, "tag": t} for r in records for t in r.tags])
 
 
 def delete_runs(db: Database, run_ids: Sequence[str]) -> None:
     ids = [{"id": i} for i in run_ids]
-    for table, column in (("params", "run_id"), ("metrics", "run_id"), ("runs", "id")):
+    for table, column in (("params", "run_id"), ("metrics", "run_id"), ("tags", "run_id"),
+                          ("runs", "id")):
         db.executemany(f"DELETE FROM {table} WHERE {column} = :id", ids)
 
 
@@ -141,7 +145,7 @@ def reindex(ws: Workspace) -> ReindexResult:
             # Read under the write lock: a command that indexed a run before it was taken had
             # already written the run's files, so a concurrent `record` is never undone.
             result, records = _read_all(ws)
-            for table in ("params", "metrics", "runs"):
+            for table in ("params", "metrics", "tags", "runs"):
                 db.execute(f"DELETE FROM {table}")
             write_records(db, records)
     return result
@@ -185,7 +189,7 @@ def refresh_statuses(ws: Workspace, db: Database) -> int:
 
 # The files a run's row is read from; a rewrite (always by rename) changes their signature.
 SIGNATURE_FILES = ("run.yaml", "config.yaml", "experiment_results.json", "metrics.jsonl",
-                   "launch.json")
+                   "launch.json", "annotations.yaml")
 
 
 def folder_signatures(runs_dir: Path) -> dict[str, tuple]:

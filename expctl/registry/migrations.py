@@ -27,8 +27,17 @@ def m001_initial(conn) -> None:
     create_index_tables(conn)
 
 
+def m002_tags(conn) -> None:
+    """Table tags: each run's tags (annotations.yaml), indexed by tag for `--tag` filters.
+    Runs had no tags before it, so there is nothing to fill in."""
+    from expctl.registry.schema import create_tags_table
+
+    create_tags_table(conn)
+
+
 MIGRATIONS: list[Callable] = [
     m001_initial,
+    m002_tags,
 ]
 KNOWN = [m.__name__ for m in MIGRATIONS]
 

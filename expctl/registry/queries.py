@@ -19,6 +19,7 @@ from expctl.state import STATES
 
 RUN_COLUMNS = ("recipe", "status")  # --where keys that name run columns rather than params
 RUN_STATES = STATES  # one list, defined with the function that derives them
+TAG_KEY = "tag"  # --where tag=T (and --tag T): runs with that tag; `params.tag` is a param
 ID_CHUNK = 500
 
 
@@ -54,6 +55,10 @@ class Where:
     @property
     def column(self) -> str | None:
         return self.key if self.key in RUN_COLUMNS else None
+
+    @property
+    def is_tag(self) -> bool:
+        return self.key == TAG_KEY
 
     @property
     def param(self) -> str:
@@ -100,7 +105,7 @@ def prepare(db: Database, wheres: Sequence[Where]) -> list[Where]:
     as numbers only, and dropping the text branch halves the cost of a filtered leaderboard."""
     ready = []
     for w in wheres:
-        if w.column is None and w.number is not None:
+        if w.column is None and w.number is not None and not w.is_tag:
             found = db.query("SELECT 1 FROM params WHERE name = :k AND value_text = :t"
                              " AND value_num IS NULL LIMIT 1", {"k": w.param, "t": w.text})
             w = Where(w.key, w.text, w.number, bool(found), w.written)
@@ -126,6 +131,9 @@ def filter_sql(wheres: Sequence[Where], run_id: str = "r.id") -> tuple[str, dict
     parts, params = [], {}
     for i, w in enumerate(wheres):
         params[f"t{i}"] = w.text
+        if w.is_tag:  # the (tag, run_id) index gives the ids
+            parts.append(f"{run_id} IN (SELECT run_id FROM tags WHERE tag = :t{i})")
+            continue
         if w.column and run_id == "r.id":
             parts.append(f"r.{w.column} = :t{i}")
             continue
@@ -161,12 +169,19 @@ def check_status(status: str) -> str:
     return status
 
 
+def tag_where(tag: str) -> Where:
+    """The filter `--tag T`: runs tagged T."""
+    return Where(TAG_KEY, tag, None)
+
+
 def list_runs(db: Database, status: str | None = None, recipe: str | None = None,
-              limit: int = 50) -> tuple[list[RunSummary], int]:
-    """Runs newest first (at most `limit`, 0 for all) and how many match in all."""
+              limit: int = 50, tags: Sequence[str] = ()) -> tuple[list[RunSummary], int]:
+    """Runs newest first (at most `limit`, 0 for all) and how many match in all; `tags`:
+    only runs with every one of them."""
     wheres = [Where("status", status, None)] if status else []
     if recipe:
         wheres.append(Where("recipe", recipe, None))
+    wheres.extend(tag_where(t) for t in tags)
     cond, params = filter_sql(wheres)
     sql = ("SELECT r.id, r.recipe, r.status, r.created, r.steps, r.imported, r.primary_metric,"
            " m.value FROM runs r LEFT JOIN metrics m"

@@ -90,6 +90,20 @@ class MetricRow(SQLModel, table=True):
     count: int | None = None  # points in the series
 
 
+class TagRow(SQLModel, table=True):
+    """One tag of a run (annotations.yaml in its folder). Created by m002_tags."""
+
+    __tablename__ = "tags"
+    __table_args__ = (
+        # ls/leaderboard --tag T: the runs with a tag
+        Index("ix_tags_tag", "tag", "run_id"),
+        CLUSTERED,
+    )
+
+    run_id: str = Field(primary_key=True, foreign_key="runs.id", ondelete="CASCADE")
+    tag: str = Field(primary_key=True)
+
+
 class MigrationRow(SQLModel, table=True):
     """Bookkeeping: the migrations applied to this database, by name."""
 
@@ -105,6 +119,11 @@ INDEX_TABLES = (RunRow, ParamRow, MetricRow)
 def create_index_tables(conn) -> None:
     """Create the index tables (m001) on a SQLAlchemy connection, inside its transaction."""
     SQLModel.metadata.create_all(conn, tables=[t.__table__ for t in INDEX_TABLES])
+
+
+def create_tags_table(conn) -> None:
+    """The tags table (m002), unless it exists."""
+    TagRow.__table__.create(conn, checkfirst=True)
 
 
 def create_bookkeeping(conn) -> None:

@@ -42,7 +42,7 @@ def test_ls_lists_newest_first_with_the_primary_metric(workspace: Path, cli) -> 
     assert rows[2] == {"id": "baseline_1k", "recipe": "baseline", "status": "created",
                        "created": "2025-03-01T10:00:00+00:00", "steps": 1000,
                        "imported": False, "primary_metric": "small_map",
-                       "primary_value": 0.1728}
+                       "primary_value": 0.1728, "tags": []}
     code, out, _ = cli("ls", "--format", "csv")
     assert out.splitlines()[0] == "id,recipe,status,created,steps,primary"
     assert out.splitlines()[3] == "baseline_1k,baseline,created,2025-03-01 10:00,1000," \
