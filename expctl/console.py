@@ -111,10 +111,13 @@ def table(
 ) -> None:
     """Render rows in `fmt`: table (rich on a terminal, aligned text when piped), csv, json,
     md or latex. Cells may be Cell objects; None prints as an empty cell."""
-    texts = [[_text(c) for c in row] for row in rows]
+    # Machine formats get numbers as they are (json: numbers; csv: every digit); people get the
+    # strings expctl.numbers made.
     if fmt == "json":
-        print_json([dict(zip(columns, r, strict=False)) for r in texts])
-    elif fmt == "csv":
+        print_json([dict(zip(columns, [_raw(c) for c in r], strict=False)) for r in rows])
+        return
+    texts = [[_text(c, exact=fmt == "csv") for c in row] for row in rows]
+    if fmt == "csv":
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
         writer.writerow(columns)
@@ -133,14 +136,6 @@ def table(
         _plain_table(columns, texts, right_align)
 
 
-def number(value: float, scale: float = 1.0, sign: str = "") -> str:
-    """A metric as people read it in tables: percent-scaled metrics (scale 100) with two
-    decimals, in points (`40.39`); others with six significant digits. sign="+" signs it."""
-    if scale == 100:
-        return f"{value * scale:{sign}.2f}"
-    return f"{value * scale:{sign}.6g}"
-
-
 def size(nbytes: int) -> str:
     """Bytes as people read them: `512 B`, `1.5 KB`, `2.3 GB` (powers of 1,024)."""
     value = float(nbytes)
@@ -154,13 +149,20 @@ def size(nbytes: int) -> str:
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
-def _text(cell: Any) -> str:
+def _raw(cell: Any) -> Any:
+    if cell is None or isinstance(cell, (int, float, bool)):
+        return cell
+    return _text(cell)
+
+
+def _text(cell: Any, exact: bool = False) -> str:
     """A cell as one line of plain text: a user's newline or terminal escape code is shown
-    escaped, so it can neither fake a table row nor recolour the terminal."""
+    escaped, so it can neither fake a table row nor recolour the terminal. A float has six
+    significant digits, or with `exact` as many as it takes to read it back unchanged."""
     if cell is None:
         return ""
     if isinstance(cell, float):
-        return f"{cell:.6g}"
+        return repr(cell) if exact else f"{cell:.6g}"
     return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode(), str(cell))
 
 
@@ -237,7 +239,7 @@ class PlainProgress:
     def update(self, completed: float | None = None, status: str = "") -> None:
         done = "?" if completed is None else f"{completed:g}"
         total = "?" if not self.total else f"{self.total:g}"
-        line = f"{self.description}: {done}/{total} {status}".rstrip()
+        line = f"{self.description}: {done}/{total}" + (f" · {status}" if status else "")
         if line != self._last:
             print(line, file=sys.stderr, flush=True)
             self._last = line
@@ -256,26 +258,18 @@ class RichProgress:
 
 @contextmanager
 def progress(description: str, total: float | None) -> Iterator[PlainProgress | RichProgress]:
-    """A progress bar on a terminal (stderr), plain lines otherwise."""
+    """A progress bar on a terminal (stderr), plain lines otherwise. Time and ETA are the
+    caller's (in `status`): counted from the job's start and its own pace, not from when
+    this bar appeared, so the bar has no clock of its own."""
     if not sys.stderr.isatty():
         yield PlainProgress(description, total)
         return
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TextColumn("eta"),
-        TimeRemainingColumn(),
         TextColumn("{task.fields[status]}"),
     )
     with Progress(*columns, console=_rich_console(stderr=True), transient=False) as bar:

@@ -72,6 +72,7 @@ class PhaseEvent:
 
 
 Report = Callable[[PhaseEvent], None]
+Watch = Callable[[Run], Any]  # waits for the run's training job; returns its final JobStatus
 
 
 @dataclass
@@ -109,8 +110,9 @@ class _Progress:
 
 
 def run_cycle(ws: Workspace, run_id: str, options: CycleOptions, report: Report,
-              echo: Echo | None = None) -> CycleResult:
-    """Take the run through every unfinished phase; see the module docstring."""
+              echo: Echo | None = None, watch: Watch | None = None) -> CycleResult:
+    """Take the run through every unfinished phase; see the module docstring. `watch` waits
+    for the training (the CLI's shows progress); by default it waits quietly."""
     progress = _Progress(report)
     run = _new(ws, run_id, options, progress)
     progress.run = run
@@ -119,7 +121,7 @@ def run_cycle(ws: Workspace, run_id: str, options: CycleOptions, report: Report,
         with _one_cycle_at_a_time(ws, run, progress):
             _check_recipe(run)
             _launch(ws, run, options, progress)
-            _wait(run, progress)
+            _wait(run, progress, watch)
             _gather(ws, run, "train", progress, result)
             validated = _validate(ws, run, progress, echo)
             _record(ws, run, validated, progress, result)
@@ -216,11 +218,11 @@ def _launch(ws: Workspace, run: Run, options: CycleOptions, progress: _Progress)
     progress("launch", "done", f"{plan.launcher}, {where}")
 
 
-def _wait(run: Run, progress: _Progress) -> None:
+def _wait(run: Run, progress: _Progress, watch: Watch | None) -> None:
     status = run_status(run)
     if status.state == "running":
         progress("wait", "start", "training is running")
-        status, _ = wait_for(run)
+        status = watch(run) if watch is not None else wait_for(run)[0]
     code = exit_code_for(status)
     if status.state == "finished":
         progress("wait", "done", "training finished")

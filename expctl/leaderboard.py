@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from expctl.errors import BadInputError, NotFoundError
+from expctl.numbers import MetricFormat, relative_change
 from expctl.registry import queries
 from expctl.registry.db import Database
 from expctl.registry.queries import Where
@@ -37,16 +38,20 @@ class BoardRow:
 @dataclass
 class Board:
     metric: str
-    direction: str  # "higher" or "lower" is better
-    scale: float  # display multiplier
+    format: MetricFormat  # how the ranked metric is shown (direction, scale, label, ...)
     rows: list[BoardRow]
     columns: list[str]  # extra columns (settings leaderboard.columns)
-    column_scales: dict[str, float]  # display scale of the extra columns that are metrics
+    column_formats: dict[str, MetricFormat]  # the extra columns that are metrics
     baseline_id: str | None
     baseline_value: float | None
     ranked_total: int  # matching runs with the metric
     missing_total: int  # matching runs without it
     warnings: list[str] = field(default_factory=list)
+
+    @property
+    def direction(self) -> str:
+        """'higher' or 'lower' is better."""
+        return self.format.direction
 
     @property
     def hidden(self) -> int:
@@ -55,9 +60,7 @@ class Board:
 
     def better(self, delta: float | None) -> bool | None:
         """Whether a change is an improvement in this metric's direction (None: no change)."""
-        if not delta:
-            return None
-        return delta > 0 if self.direction == "higher" else delta < 0
+        return None if delta is None else self.format.better(delta)
 
 
 def build_board(ws: Workspace, db: Database, metric: str | None = None,
@@ -109,7 +112,7 @@ def build_board(ws: Workspace, db: Database, metric: str | None = None,
         row.baseline = row.id == base_id
         if row.value is not None and base_value is not None:
             row.delta = row.value - base_value
-            row.delta_pct = row.delta / abs(base_value) * 100 if base_value else None
+            row.delta_pct = relative_change(row.value, base_value)
 
     columns = [c for c in settings.board_columns if c != metric]  # the ranked one is shown
     metric_cols = [c for c in columns if queries.has_metric(db, c, final_only=False)]
@@ -117,8 +120,8 @@ def build_board(ws: Workspace, db: Database, metric: str | None = None,
     values = queries.values_for(db, [r.id for r in rows], metric_cols, param_cols)
     for row in rows:
         row.extras = {c: values.get((row.id, c)) for c in columns}
-    return Board(metric, direction, settings.scale(metric), rows, columns,
-                 {c: settings.scale(c) for c in metric_cols}, base_id, base_value,
+    return Board(metric, settings.format(metric), rows, columns,
+                 {c: settings.format(c) for c in metric_cols}, base_id, base_value,
                  ranked_total, missing_total, warnings)
 
 

@@ -74,8 +74,8 @@ class ArtifactSpec(Strict):
 
 
 class MetricSpec(Strict):
-    # Unset fields fall back to the workspace's `metrics:` settings, then to the metric's name
-    # (see expctl.metrics.specs); None keeps them out of config.yaml so the fallback still works.
+    # Read only so that config.yaml of older runs still loads: recipe files may not set it
+    # (see _refuse_formats); a metric's format lives in expctl.yaml (expctl.metrics.specs).
     direction: Literal["higher", "lower"] | None = None
     scale: float | None = None  # display multiplier: 100 shows fractions as percent
     label: str | None = None
@@ -166,6 +166,7 @@ def load_raw(ws: Workspace, name: str, _chain: tuple[str, ...] = ()) -> dict:
         kind = type(data).__name__
         raise BadInputError(f"{path}: a recipe must be a mapping of keys, not {kind}.")
     validate(Recipe, data, str(path))  # each file on its own, so errors name the right file
+    _refuse_formats(data, path)
     parents = data.get("extends") or []
     merged: dict = {}
     for parent in [parents] if isinstance(parents, str) else parents:
@@ -174,12 +175,26 @@ def load_raw(ws: Workspace, name: str, _chain: tuple[str, ...] = ()) -> dict:
     return merged
 
 
+def _refuse_formats(data: dict, where: object) -> None:
+    """Metric formats are set once per workspace (expctl.yaml `metrics:`), never per recipe:
+    per recipe, the leaderboard and a run's own record would show one metric two ways."""
+    specs = (data.get("metrics") or {}).get("specs") or {}
+    if specs:
+        name, spec = next(iter(specs.items()))
+        fields = ", ".join(f"{k}: {v}" for k, v in (spec or {}).items())
+        raise BadInputError(
+            f"{where}: metrics.specs is not read any more; a metric's format and direction are "
+            "set once, in expctl.yaml.",
+            hint=f"move it there: `metrics: {{{name}: {{{fields}}}}}`")
+
+
 def load_recipe(ws: Workspace, name: str, overrides: list[str] = ()) -> tuple[Recipe, dict]:
     """The resolved recipe and its plain dict (what config.yaml stores)."""
     raw = load_raw(ws, name)
     for override in overrides:
         apply_override(raw, override)
     recipe = validate(Recipe, raw, f"recipe {name}")
+    _refuse_formats(raw, f"recipe {name}")
     return recipe, recipe_to_dict(recipe)
 
 

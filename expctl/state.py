@@ -17,7 +17,7 @@ from typing import Any
 
 from expctl.launchers.jobfiles import same_process_alive
 from expctl.launchers.liveness import launch_processes
-from expctl.launchers.status import JobStatus, add_progress, derive_status, duration, status_text
+from expctl.launchers.status import JobStatus, add_progress, derive_status, status_text, watch_parts
 from expctl.rundir import METRICS_FILE, read_validation_record
 
 STATES = ("created", "running", "finished", "failed", "killed", "lost", "imported")
@@ -69,24 +69,14 @@ def refuse_while_training(run: Any, action: str) -> None:
                  "it anyway")
 
 
-def status_cell(run: Any):
-    """The compact status cell for `expctl ls`: a console.Cell like `running 1.2k/100k`."""
+def status_cell(run: Any, loss=None):
+    """The compact status cell for `expctl ls`: a console.Cell like `running 1.2k/100k`.
+    `loss` is the loss's number format (expctl.numbers.MetricFormat), if known."""
     from expctl.console import Cell
 
     status = run_status(run)
     text = status_text(status)
     if status.state == "running":  # only a running job's progress is shown: read a small tail
         add_progress(status, run.path / METRICS_FILE, 4096)
-        text = " · ".join(part for part in (
-            status_text(status),
-            f"{duration(status.elapsed_s)} elapsed" if status.elapsed_s is not None else "",
-            f"eta {duration(status.eta_s)}" if status.eta_s is not None else "",
-            _latest_loss(status.metrics),
-        ) if part)
+        text = " · ".join([status_text(status), *watch_parts(status, loss)])
     return Cell(text, STYLES.get(status.state, ""))
-
-
-def _latest_loss(metrics: dict[str, Any]) -> str:
-    """`loss 0.312` when the job logs a loss: the number people glance at in a listing."""
-    value = metrics.get("loss")
-    return f"loss {value:.4g}" if isinstance(value, (int, float)) else ""

@@ -9,7 +9,7 @@ from typing import Any
 
 from expctl.metrics.criteria import Verdict
 from expctl.metrics.sources import SourceReading, check_packages
-from expctl.metrics.specs import MetricStyle
+from expctl.numbers import MetricFormat
 from expctl.recipes import Recipe
 from expctl.runs import Results, Run
 
@@ -45,20 +45,18 @@ class RecordResult:
 
 
 def metric_rows(results: Results, record: RecordResult,
-                styles: dict[str, MetricStyle]) -> list[list[str]]:
-    """metric, value, baseline, change, verdict-free judgement: one row per metric."""
+                styles: dict[str, MetricFormat]) -> list[list[str]]:
+    """metric, value, baseline, change (points, relative percent, better or worse): one row
+    per metric, in the metrics' one number format."""
     rows = []
     for name, value in results.metrics.items():
         style = styles[name]
         delta = record.deltas.get(name)
         if delta is None:
-            rows.append([style.title, style.show(value), "", "", ""])
+            rows.append([style.title, style.value(value), "", ""])
             continue
-        pct = f" ({delta.delta_pct:+.1f}%)" if delta.delta_pct is not None else ""
-        better = style.better(delta.delta)
-        word = {True: "better", False: "worse", None: "same"}[better]
-        rows.append([style.title, style.show(value), style.show(delta.baseline),
-                     style.show_delta(delta.delta) + pct, word])
+        rows.append([style.title, style.value(value), style.value(delta.baseline),
+                     style.change(delta.delta, delta.delta_pct)])
     return rows
 
 
@@ -68,25 +66,25 @@ def _aligned(header: list[str], rows: list[list[str]], indent: str = "  ") -> li
             for r in [header, *rows]]
 
 
-def _criteria_lines(record: RecordResult, styles: dict[str, MetricStyle]) -> list[str]:
+def _criteria_lines(record: RecordResult, styles: dict[str, MetricFormat]) -> list[str]:
     if not record.verdicts:
         return ["  (no success criteria in the recipe)"]
     rows = []
     for v in record.verdicts:
-        style = styles.get(v.criterion.metric) or MetricStyle(v.criterion.metric)
-        rows.append([f"{v.criterion.metric} {v.criterion.text}", style.show(v.value), v.word])
+        style = styles.get(v.criterion.metric) or MetricFormat(v.criterion.metric)
+        rows.append([f"{v.criterion.metric} {v.criterion.text}", style.value(v.value), v.word])
     return _aligned(["criterion", "value", "verdict"], rows)
 
 
 def _metrics_block(results: Results, record: RecordResult,
-                   styles: dict[str, MetricStyle]) -> list[str]:
+                   styles: dict[str, MetricFormat]) -> list[str]:
     header = ["metric", "value", f"baseline ({record.baseline})" if record.baseline else
-              "baseline", "change", ""]
+              "baseline", "change"]
     return _aligned(header, metric_rows(results, record, styles))
 
 
 def metrics_summary_text(run: Run, results: Results, record: RecordResult,
-                         styles: dict[str, MetricStyle], recipe: Recipe) -> str:
+                         styles: dict[str, MetricFormat], recipe: Recipe) -> str:
     """The metrics with their change against the baseline, and the criteria verdicts."""
     baseline = (record.baseline or "none set") + (
         "" if record.deltas or not record.baseline else " (no results to compare with)")
@@ -99,7 +97,7 @@ def metrics_summary_text(run: Run, results: Results, record: RecordResult,
 
 
 def evaluation_info_text(run: Run, results: Results, record: RecordResult,
-                         styles: dict[str, MetricStyle], recipe: Recipe) -> str:
+                         styles: dict[str, MetricFormat], recipe: Recipe) -> str:
     """Where the numbers came from: run, model, recipe, checkpoint, code, dates, sources."""
     git = run.info.git
     code = (f"{git.sha or '(no commit yet)'} on {git.branch or 'detached HEAD'}"

@@ -30,7 +30,8 @@ leaderboard:
   metric: null        # default metric to rank by, e.g. small_map
   columns: []         # extra columns: metric names or params (e.g. fpn.in_stages)
 
-# Whether higher or lower is better, per metric; `scale: 100` shows fractions as percent.
+# Each metric's number format, used by every command: direction (higher or lower is better),
+# scale (100 shows fractions as percent, their changes in pp), decimals, label, unit.
 # Names ending in loss, error, rmse, mae, gap or time default to lower-is-better.
 metrics:
   map: {direction: higher}
@@ -59,9 +60,12 @@ def _settings_models():
     Strict = _model_base()
 
     class MetricSetting(Strict):
+        # A metric's one number format (see expctl.numbers), used by every command.
         direction: Literal["higher", "lower"] = "higher"
-        scale: float = 1.0  # multiply for display, e.g. 100 to show fractions as percent
-        label: str | None = None
+        scale: float = Field(1.0, gt=0)  # multiply for display: 100 shows fractions as percent
+        decimals: int | None = Field(None, ge=0, le=12)  # default: 2 for percent, else 4
+        label: str | None = None  # headers and messages (default: the metric's name)
+        unit: str | None = None  # e.g. "m"; changes of percent metrics are in pp
 
     class LeaderboardSetting(Strict):
         metric: str | None = None

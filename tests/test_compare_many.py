@@ -4,6 +4,7 @@ changes against the first run (or --baseline), judged by each metric's direction
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from standins.kit import cli, make_workspace
@@ -18,14 +19,12 @@ command: "true"
 params:
   fpn: {in_stages: [2, 3, 4]}
   train: {lr: 0.001}
-metrics:
-  specs:
-    map: {scale: 100, label: mAP}
 """
+FORMATS = "\nmetrics:\n  map: {scale: 100, label: mAP}\n"
 
 
 def three_runs(tmp_path: Path) -> Path:
-    root = make_workspace(tmp_path, {"fpn": RECIPE})
+    root = make_workspace(tmp_path, {"fpn": RECIPE}, settings=FORMATS)
     ws = Workspace(root)
     write_results(create_run(ws, "a", "fpn"), {"map": 0.34, "val_loss": 1.2})
     write_results(create_run(ws, "b", "fpn", ["train.lr=0.002"]), {"map": 0.31, "val_loss": 1.0})
@@ -54,7 +53,8 @@ def test_three_runs_against_the_first(tmp_path: Path):
 
     table = cli(root, "compare", "a", "b", "c").stdout
     assert "params.train.lr       0.001      0.002      0.001" in table
-    assert "mAP       34.00%  31.00% (-3.00%)  36.00% (+2.00%)" in table
+    assert re.search(r"\nmAP +34\.00% +31\.00%, -3\.00 pp \(-8\.8%, worse\) +"
+                     r"36\.00%, \+2\.00 pp \(\+5\.9%, better\)", table), table
     assert "git (a -> c): same commit" in table
 
 

@@ -46,40 +46,64 @@ def leaderboard(
         console.warn(warning)
     if fmt == "json":
         console.print_json([_json_row(board, r) for r in board.rows])
+    elif fmt == "csv":
+        console.table(*_raw_table(board), fmt)
     else:
         columns, rows = _table(board)
-        numeric = ("rank", board.metric, "delta", "delta %", *board.column_scales)
+        numeric = ("rank", columns[2], CHANGE, *(f.title for f in board.column_formats.values()))
         console.table(columns, rows, fmt, right_align=numeric)
     if board.hidden:
         console.info(f"{board.hidden} more runs not shown (--top 0 shows all)")
 
 
-def _table(board) -> tuple[list[str], list[list]]:
-    from expctl.console import Cell, number
+CHANGE = "vs baseline"
 
-    columns = ["rank", "id", board.metric, "delta", "delta %", *board.columns, "note"]
+
+def _table(board) -> tuple[list[str], list[list]]:
+    """For people: every number in its metric's format (expctl.numbers), the change against
+    the baseline in points and relative percent, judged by the metric's direction."""
+    from expctl.console import Cell
+
+    fmt = board.format
+    with_change = board.baseline_value is not None
+    extra_titles = [board.column_formats[c].title if c in board.column_formats else c
+                    for c in board.columns]
+    columns = ["rank", "id", fmt.title, *([CHANGE] if with_change else []), *extra_titles,
+               "note"]
     rows = []
     for r in board.rows:
         better = board.better(r.delta)
         style = "" if better is None else "green" if better else "red"
-        delta = "" if r.delta is None else number(r.delta, board.scale, sign="+")
-        pct = "" if r.delta_pct is None else f"{r.delta_pct:+.2f}%"
+        change = "" if r.delta is None else fmt.change(r.delta, r.delta_pct)
         note = ", ".join(n for n, on in (("baseline", r.baseline), ("missing", r.missing)) if on)
         extras = [_extra(board, c, r.extras.get(c)) for c in board.columns]
         rows.append(["" if r.rank is None else r.rank,
                      Cell(r.id, "bold") if r.baseline else r.id,
-                     "" if r.value is None else number(r.value, board.scale),
-                     Cell(delta, style), Cell(pct, style), *extras, note])
+                     "" if r.value is None else fmt.value(r.value),
+                     *([Cell(change, style)] if with_change else []), *extras, note])
+    return columns, rows
+
+
+def _raw_table(board) -> tuple[list[str], list[list]]:
+    """For programs: stored values and raw deltas (`delta_pct` is relative percent); a column
+    whose values are shown scaled says so in its header: `map (x100)`."""
+    fmt = board.format
+    columns = ["rank", "id", fmt.column(), fmt.column("delta"), "delta_pct",
+               *(board.column_formats[c].column() if c in board.column_formats else c
+                 for c in board.columns), "note"]
+    rows = []
+    for r in board.rows:
+        note = ", ".join(n for n, on in (("baseline", r.baseline), ("missing", r.missing)) if on)
+        rows.append([r.rank, r.id, _json_number(r.value), _json_number(r.delta),
+                     _json_number(r.delta_pct), *(r.extras.get(c) for c in board.columns), note])
     return columns, rows
 
 
 def _extra(board, column: str, value) -> str:
-    from expctl.console import number
-
     if value is None:
         return ""
-    if column in board.column_scales and isinstance(value, (int, float)):
-        return number(value, board.column_scales[column])
+    if column in board.column_formats and isinstance(value, (int, float)):
+        return board.column_formats[column].value(value)
     return str(value)
 
 

@@ -104,12 +104,12 @@ def _compare_two(ws, a: str, b: str, fmt: str) -> None:
     rows = []
     for m in result.metrics:
         colour = {True: "green", False: "red", None: ""}[m.b_better]
-        change = Cell(m.style.show_delta(m.delta) if m.delta is not None else "", colour)
-        rows.append([m.style.title, m.style.show(m.a) if m.a is not None else "",
-                     m.style.show(m.b) if m.b is not None else "", change])
+        rows.append([m.style.title, m.style.value(m.a) if m.a is not None else "",
+                     m.style.value(m.b) if m.b is not None else "", Cell(m.change(), colour)])
     if rows:
-        console.table(["metric", result.a, result.b, "change"], rows, title="metrics",
-                      right_align=(result.a, result.b, "change"))
+        change = f"{result.b} vs {result.a}"
+        console.table(["metric", result.a, result.b, change], rows, title="metrics",
+                      right_align=(result.a, result.b, change))
     else:
         console.out("metrics: none recorded")
     console.out("")
@@ -143,10 +143,9 @@ def _compare_many(ws, runs: list[str], baseline: str | None, fmt: str) -> None:
         cells: list = [m.style.title]
         for r in ids:
             value = m.values.get(r)
-            text = m.style.show(value) if value is not None else ""
-            delta = m.delta(r) if r != result.reference else None
-            if delta is not None:
-                text += f" ({m.style.show_delta(delta)})"
+            text = m.style.value(value) if value is not None else ""
+            if r != result.reference and m.delta(r) is not None:
+                text += f", {m.change(r)}"
             cells.append(Cell(text, {True: "green", False: "red", None: ""}[m.better(r)]
                               if r != result.reference else ""))
         rows.append(cells)

@@ -6,8 +6,6 @@ import typer
 
 from expctl.cli.app import app, get_workspace
 
-PLAIN_EVERY_S = 10.0  # `wait` off a terminal: at most one progress line this often
-
 
 @app.command()
 def launch(
@@ -114,8 +112,12 @@ def status(
         console.key_values([("run", run.id), ("state", "imported")])
         return
     st = run_status(run, tail_bytes=65536)
+    from expctl.registry.settings import read_settings
+
+    formats = {name: read_settings(get_workspace()).format(name) for name in st.metrics}
     if fmt == "json":
-        console.print_json({"run": run.id, **asdict(st)})
+        console.print_json({"run": run.id, **asdict(st),
+                            "formats": {k: f.as_dict() for k, f in formats.items()}})
         return
     pairs: list[tuple[str, object]] = [("run", run.id), ("state", status_text(st))]
     if st.launcher:
@@ -144,8 +146,13 @@ def status(
         pairs.append(("step", _progress_text(st.last_step, st.planned_steps)))
     if st.eta_s is not None:
         pairs.append(("eta", duration(st.eta_s)))
-    pairs += [(name, value) for name, value in st.metrics.items()]
+    pairs += [(formats[name].title, formats[name].value(value) if _is_number(value) else value)
+              for name, value in st.metrics.items()]
     console.key_values(pairs)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _progress_text(step: int | None, planned: int | None) -> str:
@@ -177,15 +184,20 @@ def logs(
         # An error like `wait` and `stop`: a script must not mistake "no log" for "empty log".
         raise ConflictError(f"Run `{run.id}` has not been launched: no log yet.",
                             hint=f"launch it with `expctl launch {run.id}`")
-    text, offset = tail(path, lines)
-    console.passthrough(text)  # byte for byte: carriage returns of progress bars included
-    if follow:
-        def running() -> bool:
-            return run_status(run).state == "running"
+    def running() -> bool:
+        return run_status(run).state == "running"
 
-        for chunk in follow_file(path, offset, running):
-            console.passthrough(chunk)
-        console.info(f"run {run.id}: {_final_text(run)}")
+    try:  # Ctrl-C at any moment, not only while following, says that the job goes on
+        text, offset = tail(path, lines)
+        console.passthrough(text)  # byte for byte: carriage returns of progress bars included
+        if follow:
+            for chunk in follow_file(path, offset, running):
+                console.passthrough(chunk)
+            console.info(f"run {run.id}: {_final_text(run)}")
+    except KeyboardInterrupt:
+        from expctl.cli.watching import interrupted
+
+        raise typer.Exit(interrupted(run)) from None
 
 
 def _final_text(run) -> str:
@@ -249,34 +261,27 @@ def wait(
     timeout: float | None = typer.Option(None, "--timeout", min=0.0,
                                             help="Give up after this many seconds (exit 124)."),
 ) -> None:
-    """Wait for the run to end, showing step/planned steps, ETA and the latest loss.
+    """Wait for the run to end, showing step/planned steps, time since the job started, the
+    ETA from its own pace and the latest loss.
 
     Exits with the run's code: 0 finished, the job's code if it failed, 128+signal if it was
-    killed or stopped, 125 if it was lost, 124 if --timeout ran out."""
-    import sys
-    import time
-
+    killed or stopped, 125 if it was lost, 124 if --timeout ran out. Ctrl-C stops only the
+    waiting (exit 130): the job goes on until `expctl stop RUN`."""
     from expctl import console
+    from expctl.cli.watching import interrupted, watch_job
     from expctl.errors import ConflictError
-    from expctl.launchers.control import TIMEOUT_EXIT_CODE, exit_code_for, wait_for
+    from expctl.launchers.control import TIMEOUT_EXIT_CODE, exit_code_for
     from expctl.launchers.status import status_text
     from expctl.state import run_status
 
     run = _load(run_id)
-    if run_status(run).state == "created":
-        raise ConflictError(f"Run `{run.id}` has not been launched.",
-                            hint=f"launch it with `expctl launch {run.id}`")
-    plain = not sys.stderr.isatty()
-    last_shown = [0.0]
-    with console.progress(f"{run.id}", run.info.steps) as bar:
-        def show(st) -> None:
-            now = time.monotonic()
-            if plain and st.state == "running" and now - last_shown[0] < PLAIN_EVERY_S:
-                return
-            last_shown[0] = now
-            bar.update(st.last_step, _watch_text(st))
-
-        final, timed_out = wait_for(run, timeout, on_update=show)
+    try:
+        if run_status(run).state == "created":
+            raise ConflictError(f"Run `{run.id}` has not been launched.",
+                                hint=f"launch it with `expctl launch {run.id}`")
+        final, timed_out = watch_job(get_workspace(), run, timeout)
+    except KeyboardInterrupt:
+        raise typer.Exit(interrupted(run)) from None
     if timed_out:
         console.error(f"run {run.id} is still running after {timeout:g}s")
         raise typer.Exit(TIMEOUT_EXIT_CODE)
@@ -287,19 +292,3 @@ def wait(
     else:
         console.error(message)
     raise typer.Exit(code)
-
-
-def _watch_text(st) -> str:
-    """`loss=0.312 eta 1h02m03s` from a status (the loss, else the first metric)."""
-    parts = []
-    name = "loss" if "loss" in st.metrics else next(iter(st.metrics), None)
-    if name is not None:
-        value = st.metrics[name]
-        parts.append(f"{name}={value:.4g}" if isinstance(value, float) else f"{name}={value}")
-    if st.eta_s is not None:
-        from expctl.launchers.status import duration
-
-        parts.append(f"eta {duration(st.eta_s)}")
-    if st.state != "running":
-        parts.append(st.state)
-    return " ".join(parts)

@@ -44,32 +44,41 @@ def show_gathered(result, fmt: str = "table") -> None:
 
 
 def show_recorded(ws, result) -> None:
-    """Metrics with their change against the baseline (coloured by direction), criteria."""
+    """A record's metrics with their change against the baseline, and its criteria."""
     from expctl import console
-    from expctl.console import Cell
-    from expctl.metrics.context import run_recipe
-    from expctl.metrics.specs import metric_style
-    from expctl.runs import load_run
 
     for warning in result.warnings:
         console.warn(warning)
-    recipe = run_recipe(load_run(ws, result.run_id))
-    rows = []
-    for name, value in result.metrics.items():
-        style = metric_style(ws, recipe, name)
-        delta = result.deltas.get(name)
-        change = Cell("")
-        if delta is not None:
-            better = style.better(delta.delta)
-            colour = {True: "green", False: "red", None: ""}[better]
-            change = Cell(style.show_delta(delta.delta), colour)
-        rows.append([style.title, style.show(value), change])
-    title = f"vs baseline {result.baseline}" if result.deltas else "change"
-    console.table(["metric", "value", title], rows, right_align=("value", title))
+    deltas = {name: d.as_dict() for name, d in result.deltas.items()}
+    show_results(ws, result.metrics, deltas, result.baseline)
     for verdict in result.verdicts:
         colour = {True: "green", False: "red", None: "yellow"}[verdict.passed]
         console.message(f"criterion {verdict.criterion.metric} {verdict.criterion.text}: "
                         f"{verdict.word}", colour)
+
+
+def show_results(ws, metrics: dict, deltas: dict, baseline: str | None) -> None:
+    """The record table: metric (label), value and change against the baseline, each in the
+    metric's number format, coloured by its direction. `deltas` as experiment_results.json
+    holds them ({name: {baseline, delta, delta_pct}})."""
+    from expctl import console
+    from expctl.console import Cell
+    from expctl.metrics.specs import metric_format
+
+    rows = []
+    for name, value in metrics.items():
+        fmt = metric_format(ws, name)
+        delta = deltas.get(name)
+        change = Cell("")
+        if delta is not None and delta.get("delta") is not None:
+            colour = {True: "green", False: "red", None: ""}[fmt.better(delta["delta"])]
+            change = Cell(fmt.change(delta["delta"], delta.get("delta_pct")), colour)
+        rows.append([fmt.title, fmt.value(value), change])
+    if not deltas:  # no baseline (or this is it): nothing to compare with
+        console.table(["metric", "value"], [r[:2] for r in rows], right_align=("value",))
+        return
+    title = f"vs baseline {baseline}"
+    console.table(["metric", "value", title], rows, right_align=("value", title))
 
 
 @app.command("gather")
@@ -133,6 +142,26 @@ def validate_cmd(
     done.recorded.check_packages()
 
 
+def _cycle_interrupted(ws, run_id: str) -> None:
+    """Ctrl-C in `cycle`: a running training goes on (say how to stop it); a validation in
+    the foreground has been stopped. Either way `cycle` again continues."""
+    from expctl import console
+    from expctl.cli.watching import job_goes_on
+    from expctl.errors import ExpctlError
+    from expctl.launchers.status import derive_status
+    from expctl.runs import load_run
+
+    try:
+        running = derive_status(load_run(ws, run_id), tail_bytes=0).state == "running"
+    except ExpctlError:
+        running = False
+    if running:
+        job_goes_on(run_id)
+        console.info(f"continue the cycle with `expctl cycle {run_id}`")
+    else:
+        console.error("interrupted", hint=f"continue the cycle with `expctl cycle {run_id}`")
+
+
 @app.command("cycle")
 def cycle_cmd(
     run_id: str = typer.Argument(..., help="Run id (created if it does not exist)."),
@@ -178,12 +207,24 @@ def cycle_cmd(
                          f"`expctl status {run.id}`")
         console.info(f"progress: {run.path / 'training_logs' / 'cycle.log'}")
         return
-    result = run_cycle(ws, run_id, options, report, echo=console.passthrough)
+    from expctl.cli.watching import watch_job
+    from expctl.errors import ExitCode
+
+    try:
+        result = run_cycle(ws, run_id, options, report, echo=console.passthrough,
+                           watch=lambda run: watch_job(ws, run)[0])
+    except KeyboardInterrupt:
+        _cycle_interrupted(ws, run_id)
+        raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
     record = result.outcomes.get("record")
     if record is not None:
         show_recorded(ws, record)
-    elif result.metrics:
-        console.table(["metric", "value"], sorted(result.metrics.items()))
+    elif result.metrics:  # recorded before: the same table, from experiment_results.json
+        from expctl.runs import load_run
+
+        saved = load_run(ws, result.run_id).results()
+        extra = saved.model_dump() if saved is not None else {}
+        show_results(ws, result.metrics, extra.get("deltas") or {}, extra.get("baseline"))
     if result.commit_sha:
         console.success(f"committed {result.commit_sha[:10]}")
     console.success(f"cycle of {result.run_id} complete")

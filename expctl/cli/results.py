@@ -56,6 +56,11 @@ def ls_cmd(
     settings = read_settings(ws)
     if fmt == "json":
         console.print_json([_ls_json(r, run_tags.get(r.id, [])) for r in rows])
+    elif fmt == "csv":  # raw stored values, as in json: the status as indexed
+        columns = ["id", "recipe", "status", "created", "steps", "primary_metric",
+                   "primary_value"]
+        console.table(columns, [[r.id, r.recipe, r.status, r.created, r.steps,
+                                 r.primary_metric, r.primary_value] for r in rows], fmt)
     else:
         columns = ["id", "recipe", "status", "created", "steps", "primary"]
         table = [[r.id, r.recipe or "", _status_cell(ws, r), _short_time(r.created),
@@ -102,11 +107,12 @@ def _status_cell(ws, row):
     if row.status != "running":
         return row.status
     from expctl.errors import ExpctlError
+    from expctl.registry.settings import read_settings
     from expctl.runs import load_run
     from expctl.state import status_cell
 
     try:
-        return status_cell(load_run(ws, row.id))
+        return status_cell(load_run(ws, row.id), read_settings(ws).format("loss"))
     except ExpctlError:
         return row.status
 
@@ -133,12 +139,16 @@ def show(
     series = summarize_series(r.path / METRICS_FILE)
     annotations = read_annotations(r.path)
     files = _files(r.path)
+    from expctl.registry.settings import read_settings
+
+    formats = {name: read_settings(ws).format(name) for name in [*metrics, *series]}
     if fmt == "json":
         console.print_json({"id": r.id, "status": status, "info": info, "params": params,
                             "metrics": metrics,
                             "series": {k: vars(v) for k, v in series.items()},
                             "tags": annotations.tags,
                             "notes": [n.model_dump() for n in annotations.notes],
+                            "formats": {k: f.as_dict() for k, f in formats.items()},
                             "files": files, "path": str(r.path)})
         return
     git = r.info.git
@@ -152,10 +162,15 @@ def show(
              ("path", str(r.path))]
     console.key_values([(k, v) for k, v in facts if v not in ("", None)], title=f"run {r.id}")
     console.key_values(list(params.items()) or [("(none)", "-")], title="params")
-    console.key_values(list(metrics.items()) or [("(none)", "-")], title="metrics")
+    console.key_values([(formats[k].title, formats[k].value(v)) for k, v in metrics.items()]
+                       or [("(none)", "-")], title="metrics")
     if series:
-        console.key_values([(k, f"last {s.last:.6g} @ {s.last_step}, min {s.min:.6g} @ "
-                             f"{s.min_step}, max {s.max:.6g} @ {s.max_step} ({s.count} points)")
+        def shown(name: str, value) -> str:
+            return formats[name].value(value) if isinstance(value, (int, float)) else str(value)
+
+        console.key_values([(formats[k].title, f"last {shown(k, s.last)} @ {s.last_step}, "
+                             f"min {shown(k, s.min)} @ {s.min_step}, max {shown(k, s.max)} @ "
+                             f"{s.max_step} ({s.count} points)")
                             for k, s in series.items()], title=f"series ({METRICS_FILE})")
     if annotations.notes:
         console.key_values([(n.at[:16].replace("T", " "), n.text) for n in annotations.notes],
@@ -199,8 +214,7 @@ def record(
         if metrics:
             write_results(run, metrics)
             index_runs(ws, [run.id], db)
-            shown = ", ".join(f"{k}={v:.6g}" for k, v in metrics.items())
-            console.success(f"recorded {run.id}: {shown}")
+            console.success(f"recorded {run.id}: {_shown(ws, metrics)}")
             return
         from expctl.phases.record import record_run
 
@@ -210,9 +224,17 @@ def record(
         console.warn(warning)
     if result.kept is not None:
         console.info(f"previous results kept in {result.kept.relative_to(run.path)}")
-    shown = ", ".join(f"{k}={v:.6g}" for k, v in result.metrics.items()) or "no metrics found"
-    console.success(f"recorded {run.id}: {shown}")
+    console.success(f"recorded {run.id}: {_shown(ws, result.metrics) or 'no metrics found'}")
     result.check_packages()
+
+
+def _shown(ws, metrics: dict[str, float]) -> str:
+    """`mAP 40.37%, loss 0.1234`: each metric in its number format (expctl.numbers)."""
+    from expctl.registry.settings import read_settings
+
+    formats = read_settings(ws)
+    return ", ".join(f"{formats.format(k).title} {formats.format(k).value(v)}"
+                     for k, v in metrics.items())
 
 
 def parse_metric_args(items: list[str]) -> dict[str, float]:
@@ -303,9 +325,8 @@ def _ls_json(r, tags: list[str]) -> dict:
 def _primary(r, settings) -> str:
     if r.primary_metric is None or r.primary_value is None:
         return ""
-    from expctl.console import number
-
-    return f"{r.primary_metric} {number(r.primary_value, settings.scale(r.primary_metric))}"
+    fmt = settings.format(r.primary_metric)
+    return f"{fmt.title} {fmt.value(r.primary_value)}"
 
 
 def _short_time(iso: str) -> str:

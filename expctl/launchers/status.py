@@ -213,3 +213,17 @@ def _state_text(status: JobStatus) -> str:
     if status.state == "killed" and status.signal:
         return f"killed ({status.signal})"
     return status.state
+
+
+def watch_parts(status: JobStatus, loss=None) -> list[str]:
+    """What `ls`, `wait` and `cycle` show of a job's pace: `4m05s elapsed` (since the job
+    started), `eta 2h10m` (from its own steps per second), `loss 0.3120` (its latest)."""
+    parts = []
+    if status.elapsed_s is not None:
+        parts.append(f"{duration(status.elapsed_s)} elapsed")
+    if status.eta_s is not None:
+        parts.append(f"eta {duration(status.eta_s)}")
+    value = status.metrics.get("loss")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        parts.append(f"loss {loss.value(value) if loss is not None else f'{value:.4g}'}")
+    return parts

@@ -37,8 +37,8 @@ DEFAULT_TEMPLATE = """\
 feat: complete ${id} experiment
 
 - Model: ${model}
-- Performance: ${primary_label} ${primary_value} (${primary_change})
-- Small objects: ${small_value} ${small_label} (${small_change})
+- Performance: ${primary_label} ${primary_value}, ${primary_change}
+- Small objects: ${small_label} ${small_value}, ${small_change}
 - Criteria: ${criteria}
 - Key findings: ${findings}
 """
@@ -222,7 +222,7 @@ def message_fields(ws: Workspace, run: Run, results: Results,
                    findings: str | None) -> dict[str, str]:
     """The named fields a template can use ($id, $model, $primary_value, ...)."""
     from expctl.metrics.context import run_recipe
-    from expctl.metrics.specs import metric_style
+    from expctl.metrics.specs import metric_format
 
     recipe = run_recipe(run)
     extra = results.model_dump()
@@ -234,20 +234,20 @@ def message_fields(ws: Workspace, run: Run, results: Results,
               "sha": run.info.git.sha or "", "hypothesis": run.info.hypothesis or ""}
     for role, name in (("primary", recipe.metrics.primary or _first(results)),
                        ("small", recipe.metrics.small)):
-        style = metric_style(ws, recipe, name) if name else None
+        fmt = metric_format(ws, name) if name else None
         value = results.metrics.get(name) if name else None
-        delta = (deltas.get(name) or {}).get("delta") if name else None
+        delta = deltas.get(name) or {} if name else {}
         fields[f"{role}_name"] = name or ""
-        fields[f"{role}_label"] = style.title if style else ""
-        fields[f"{role}_value"] = style.show(value) if style else "n/a"
-        fields[f"{role}_delta"] = style.show_delta(delta) if style and delta is not None \
-            else "n/a"
-        # The researcher's wording: "+0.06% vs baseline", "+1.2% improvement".
-        suffix = "vs baseline" if role == "primary" else "improvement"
+        fields[f"{role}_label"] = fmt.title if fmt else ""
+        fields[f"{role}_value"] = fmt.value(value) if fmt else "n/a"
+        # Points and relative percent, judged by the metric's direction, as every command
+        # writes them: "+1.70 pp (+4.4%, better)", "+0.12 (+5.1%, worse)".
+        fields[f"{role}_delta"] = (fmt.change(delta["delta"], delta.get("delta_pct"))
+                                   if fmt and delta.get("delta") is not None else "n/a")
         fields[f"{role}_change"] = (
             "this is the baseline" if fields["baseline"] == run.id
-            else f"{fields[f'{role}_delta']} {suffix}" if delta is not None
-            else "no baseline value to compare")
+            else f"{fields[f'{role}_delta']} vs {fields['baseline']}"
+            if delta.get("delta") is not None else "no baseline value to compare")
     verdicts = extra.get("criteria") or {}
     words = {True: "PASS", False: "FAIL", None: "NOT MEASURED"}
     fields["criteria"] = "; ".join(f"{m} {v.get('criterion')} {words[v.get('passed')]}"

@@ -7,9 +7,9 @@ import subprocess
 from dataclasses import dataclass, field
 from typing import Any
 
-from expctl.errors import ExpctlError
 from expctl.flat import flatten
-from expctl.metrics.specs import MetricStyle, metric_style
+from expctl.metrics.specs import metric_format
+from expctl.numbers import MetricFormat, relative_change
 from expctl.runs import Run, load_run
 from expctl.workspace import Workspace
 
@@ -28,11 +28,20 @@ class MetricDiff:
     name: str
     a: float | None
     b: float | None
-    style: MetricStyle
+    style: MetricFormat
 
     @property
     def delta(self) -> float | None:
         return None if self.a is None or self.b is None else self.b - self.a
+
+    @property
+    def delta_pct(self) -> float | None:
+        """B's change relative to A, in percent (None without both, or when A is 0)."""
+        return None if self.a is None or self.b is None else relative_change(self.b, self.a)
+
+    def change(self) -> str:
+        """`+1.70 pp (+4.4%, better)`: B against A in the metric's number format."""
+        return "" if self.delta is None else self.style.change(self.delta, self.delta_pct)
 
     @property
     def b_better(self) -> bool | None:
@@ -54,8 +63,9 @@ class Comparison:
             "a": self.a, "b": self.b,
             "config": [{"key": d.key, "a": d.a, "b": d.b} for d in self.config],
             "metrics": [{"metric": m.name, "a": m.a, "b": m.b, "delta": m.delta,
-                         "direction": m.style.direction, "b_better": m.b_better}
-                        for m in self.metrics],
+                         "delta_pct": m.delta_pct, "direction": m.style.direction,
+                         "b_better": m.b_better} for m in self.metrics],
+            "formats": {m.name: m.style.as_dict() for m in self.metrics},
             "git_diff_stat": self.git_stat, "git_note": self.git_note,
         }
 
@@ -77,16 +87,10 @@ def config_diff(a: Run, b: Run) -> list[ConfigDiff]:
 
 
 def metric_diff(ws: Workspace, a: Run, b: Run) -> list[MetricDiff]:
-    """Every metric either run has, A's order first; styles from B's recipe when it has one."""
-    from expctl.metrics.context import run_recipe
-
+    """Every metric either run has, A's order first, each in its number format."""
     metrics_a, metrics_b = a.metrics(), b.metrics()
-    try:
-        recipe = run_recipe(b)
-    except ExpctlError:  # an imported run's config may not be a recipe; names still work
-        recipe = None
     names = list(dict.fromkeys([*metrics_a, *metrics_b]))
-    return [MetricDiff(n, metrics_a.get(n), metrics_b.get(n), metric_style(ws, recipe, n))
+    return [MetricDiff(n, metrics_a.get(n), metrics_b.get(n), metric_format(ws, n))
             for n in names]
 
 
@@ -133,12 +137,22 @@ class MetricValues:
 
     name: str
     values: dict[str, float | None]
-    style: MetricStyle
+    style: MetricFormat
     reference: str
 
     def delta(self, run_id: str) -> float | None:
         base, value = self.values.get(self.reference), self.values.get(run_id)
         return None if base is None or value is None else value - base
+
+    def delta_pct(self, run_id: str) -> float | None:
+        """The run's change relative to the reference's value, in percent."""
+        base, value = self.values.get(self.reference), self.values.get(run_id)
+        return None if base is None or value is None else relative_change(value, base)
+
+    def change(self, run_id: str) -> str:
+        """`+1.69 pp (+4.4%, better)` against the reference, in the metric's number format."""
+        delta = self.delta(run_id)
+        return "" if delta is None else self.style.change(delta, self.delta_pct(run_id))
 
     def better(self, run_id: str) -> bool | None:
         delta = self.delta(run_id)
@@ -167,9 +181,11 @@ class ManyComparison:
             "config": [{"key": c.key, "values": c.values} for c in self.config],
             "metrics": [{"metric": m.name, "direction": m.style.direction, "values": m.values,
                          "deltas": {r: m.delta(r) for r in others},
+                         "deltas_pct": {r: m.delta_pct(r) for r in others},
                          "better": {r: m.better(r) for r in others}} for m in self.metrics],
             "git": [{"run": g.run_id, "git_diff_stat": g.stat, "git_note": g.note}
                     for g in self.git],
+            "formats": {m.name: m.style.as_dict() for m in self.metrics},
         }
 
 
@@ -190,15 +206,9 @@ def compare_many(ws: Workspace, run_ids: list[str], reference: str | None = None
         values = {r: flat.get(key, _ABSENT) for r, flat in flats.items()}
         if any(v != values[reference] for v in values.values()):
             config.append(KeyValues(key, values))
-    from expctl.metrics.context import run_recipe
-
-    try:
-        recipe = run_recipe(runs[0])
-    except ExpctlError:  # an imported run's config may not be a recipe; names still work
-        recipe = None
     all_metrics = {r.id: r.metrics() for r in runs}
     names = list(dict.fromkeys(n for m in all_metrics.values() for n in m))
     metrics = [MetricValues(n, {r: m.get(n) for r, m in all_metrics.items()},
-                         metric_style(ws, recipe, n), reference) for n in names]
+                         metric_format(ws, n), reference) for n in names]
     git = [CodeChange(r.id, *git_diff_stat(ws, runs[0], r)) for r in runs[1:]]
     return ManyComparison(ids, reference, config, metrics, git)

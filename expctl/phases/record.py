@@ -15,7 +15,8 @@ from expctl.errors import NotFoundError
 from expctl.files import write_text_atomic
 from expctl.metrics.criteria import judge, parse_criteria
 from expctl.metrics.sources import SourceReading, check_packages, read_sources
-from expctl.metrics.specs import metric_style
+from expctl.metrics.specs import metric_format, metric_formats
+from expctl.numbers import relative_change
 from expctl.rundir import (
     CONFIG_FILE,
     FINAL_CHECKPOINT,
@@ -51,7 +52,7 @@ def record_run(ws: Workspace, run: Run, refresh_sources: bool = False) -> Record
     criteria = parse_criteria(recipe.criteria)  # a malformed criterion fails before writing
 
     def direction(name: str) -> str:
-        return metric_style(ws, recipe, name).direction
+        return metric_format(ws, name).direction
 
     if not recipe.metrics.sources:
         raise NotFoundError(
@@ -93,7 +94,7 @@ def record_run(ws: Workspace, run: Run, refresh_sources: bool = False) -> Record
     results = write_results(run, found, replace=refresh_sources, **extra)
     result = RecordResult(run.id, dict(results.metrics), readings, baseline_id, deltas,
                           verdicts, warnings, kept=kept)
-    styles = {name: metric_style(ws, recipe, name) for name in results.metrics}
+    styles = metric_formats(ws, [*results.metrics, *(v.criterion.metric for v in verdicts)])
     summary = run.path / SUMMARY_FILE
     info = run.path / INFO_FILE
     write_text_atomic(summary, metrics_summary_text(run, results, result, styles, recipe))
@@ -160,9 +161,7 @@ def _baseline(ws: Workspace, run: Run) -> tuple[str | None, dict[str, float]]:
 
 
 def _delta(value: float, baseline: float) -> Delta:
-    difference = value - baseline
-    pct = difference / abs(baseline) * 100 if baseline else None
-    return Delta(baseline, difference, pct)
+    return Delta(baseline, value - baseline, relative_change(value, baseline))
 
 
 def _checkpoint(run: Run) -> str | None:

@@ -1,8 +1,8 @@
 """The few settings the read path needs, read from expctl.yaml without pydantic.
 
 `ls` and `leaderboard` need the registry URL, the baseline, the leaderboard defaults and each
-metric's direction and scale. Validating all of expctl.yaml with pydantic is a noticeable part of
-start-up, so this module reads the file with the C YAML
+metric's number format (direction, scale, decimals, label, unit). Validating all of expctl.yaml
+with pydantic is a noticeable part of start-up, so this module reads the file with the C YAML
 loader and accepts it only when every part it reads has exactly the expected shape. Anything
 else falls back to `Workspace.settings` (full validation), which reports the problem or accepts
 the file, so both paths always give the same answer; the fallback is only slower.
@@ -14,12 +14,15 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from expctl.numbers import MetricFormat
 from expctl.workspace import Workspace, direction_by_name
 
 # Top-level keys of expctl.yaml. An unknown key sends the file to full validation, which names
 # it; a key added to the settings model later only costs that slower path until listed here.
 KNOWN_KEYS = frozenset({"launcher", "baseline", "leaderboard", "metrics", "registry", "slurm"})
 DIRECTIONS = ("higher", "lower")
+METRIC_KEYS = frozenset({"direction", "scale", "decimals", "label", "unit"})
+MAX_DECIMALS = 12
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,9 @@ class ReadSettings:
     board_columns: tuple[str, ...] = ()
     directions: dict[str, str] = field(default_factory=dict)  # only metrics that set one
     scales: dict[str, float] = field(default_factory=dict)
+    decimals: dict[str, int] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)
+    units: dict[str, str] = field(default_factory=dict)
 
     def direction(self, metric: str) -> str:
         """'higher' or 'lower' is better: settings first, then the name (as Workspace does)."""
@@ -41,6 +47,12 @@ class ReadSettings:
 
     def scale(self, metric: str) -> float:
         return self.scales.get(metric, 1.0)
+
+    def format(self, metric: str) -> MetricFormat:
+        """The metric's number format: what expctl.yaml sets, the rest by default."""
+        return MetricFormat(metric, self.direction(metric), self.scale(metric),
+                            self.decimals.get(metric), self.labels.get(metric),
+                            self.units.get(metric))
 
 
 _cache: dict[str, ReadSettings] = {}
@@ -99,6 +111,9 @@ def _fast(ws: Workspace) -> ReadSettings | None:
         board_columns=tuple(board.get("columns", [])),
         directions={k: v["direction"] for k, v in metrics.items() if "direction" in v},
         scales={k: float(v["scale"]) for k, v in metrics.items() if "scale" in v},
+        decimals={k: v["decimals"] for k, v in metrics.items() if v.get("decimals") is not None},
+        labels={k: v["label"] for k, v in metrics.items() if v.get("label") is not None},
+        units={k: v["unit"] for k, v in metrics.items() if v.get("unit") is not None},
     )
 
 
@@ -113,6 +128,9 @@ def _from_model(settings: Any) -> ReadSettings:
         directions={k: v.direction for k, v in settings.metrics.items()
                     if "direction" in v.model_fields_set},
         scales={k: v.scale for k, v in settings.metrics.items() if "scale" in v.model_fields_set},
+        decimals={k: v.decimals for k, v in settings.metrics.items() if v.decimals is not None},
+        labels={k: v.label for k, v in settings.metrics.items() if v.label is not None},
+        units={k: v.unit for k, v in settings.metrics.items() if v.unit is not None},
     )
 
 
@@ -125,12 +143,15 @@ def _str_list(value: Any) -> bool:
 
 
 def _metric_spec(value: Any) -> bool:
-    if not isinstance(value, dict) or not set(value) <= {"direction", "scale", "label"}:
+    if not isinstance(value, dict) or not set(value) <= METRIC_KEYS:
         return False
-    scale = value.get("scale", 1.0)
+    scale, decimals = value.get("scale", 1.0), value.get("decimals")
     return (
         value.get("direction", "higher") in DIRECTIONS
         and isinstance(scale, (int, float))
         and not isinstance(scale, bool)
+        and scale > 0
+        and (decimals is None or (type(decimals) is int and 0 <= decimals <= MAX_DECIMALS))
         and _opt_str(value.get("label"))
+        and _opt_str(value.get("unit"))
     )

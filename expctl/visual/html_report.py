@@ -13,7 +13,8 @@ from typing import Any
 
 from expctl.errors import ExpctlError
 from expctl.flat import flatten
-from expctl.metrics.specs import MetricStyle, metric_style
+from expctl.metrics.specs import metric_format
+from expctl.numbers import MetricFormat
 from expctl.rundir import COMMAND_FILE, HYPOTHESIS_FILE, SUMMARY_FILE, now_iso
 from expctl.runs import Run
 from expctl.state import run_state, run_status
@@ -172,7 +173,7 @@ def _leaderboard(ws: Workspace, selection: Selection) -> str:
     if board is None:
         return '<section id="leaderboard"><h2>Leaderboard</h2>' + \
             _empty("no run has a metric to rank by") + "</section>"
-    style = MetricStyle(board.metric, board.direction, board.scale)
+    style = board.format
     results = {r.id: r.results() for r in selection.runs}
     rows = sorted(board.rows, key=lambda r: not r.baseline)  # the baseline pinned on top
     body = []
@@ -189,11 +190,12 @@ def _leaderboard(ws: Workspace, selection: Selection) -> str:
             f'<tr class="{"baseline" if r.baseline else ""}">'
             f'<td class="num">{"" if r.rank is None else r.rank}</td>'
             f'<td><a href="#{esc(_anchor(r.id))}">{esc(r.id)}</a></td>'
-            f'<td class="num">{esc(style.show(r.value) if r.value is not None else "")}</td>'
-            f'<td class="num {cls}">{esc(_points(style, r.delta))}</td>'
-            f'<td class="num {cls}">{esc(_pct(r.delta_pct))}</td>{extras}'
+            f'<td class="num">{esc(style.value(r.value) if r.value is not None else "")}</td>'
+            f'<td class="num {cls}">{esc(_change(style, r.delta, r.delta_pct))}</td>{extras}'
             f"<td>{verdicts}</td><td>{esc(status)}</td><td>{esc(note)}</td></tr>")
-    header = ["rank", "id", style.title, "delta", "delta %", *board.columns, "criteria",
+    header = ["rank", "id", style.title, "vs baseline",
+              *(board.column_formats[c].title if c in board.column_formats else c
+                for c in board.columns), "criteria",
               "status", "note"]
     direction = "higher" if board.direction == "higher" else "lower"
     return (f'<section id="leaderboard"><h2>Leaderboard</h2><p class="muted">ranked by '
@@ -202,22 +204,16 @@ def _leaderboard(ws: Workspace, selection: Selection) -> str:
             f"{_table(header, body)}</section>")
 
 
-def _points(style: MetricStyle, delta: float | None) -> str:
-    if delta is None:
-        return ""
-    text = style.show_delta(delta)
-    return text[:-1] + " pt" if text.endswith("%") else text
-
-
-def _pct(pct: float | None) -> str:
-    return "" if pct is None else f"{pct:+.2f}%"
+def _change(style: MetricFormat, delta: float | None, pct: float | None) -> str:
+    """The change in the metric's number format: `+1.69 pp (+4.4%, better)`."""
+    return "" if delta is None else style.change(delta, pct)
 
 
 def _extra(board, column: str, value) -> str:
     if value is None:
         return ""
-    if column in board.column_scales and isinstance(value, (int, float)):
-        return MetricStyle(column, scale=board.column_scales[column]).show(value)
+    if column in board.column_formats and isinstance(value, (int, float)):
+        return board.column_formats[column].value(value)
     return str(value)
 
 
@@ -404,30 +400,24 @@ def _validation(ws: Workspace, run: Run) -> str:
         return "<h4>Results</h4>" + _empty("not recorded")
     extra = results.model_dump()
     deltas = extra.get("deltas") or {}
-    try:
-        from expctl.metrics.context import run_recipe
-
-        recipe = run_recipe(run)
-    except ExpctlError:
-        recipe = None
     rows = []
     for name, value in results.metrics.items():
-        style = metric_style(ws, recipe, name)
+        style = metric_format(ws, name)
         d = deltas.get(name) or {}
         delta = d.get("delta")
         better = None if delta is None else style.better(delta)
         cls = "" if better is None else "better" if better else "worse"
-        rows.append(f'<tr><td>{esc(style.title)}</td><td class="num">{esc(style.show(value))}'
-                    f'</td><td class="num">{esc(style.show(d.get("baseline")) if d else "")}</td>'
-                    f'<td class="num {cls}">{esc(_points(style, delta))}</td>'
-                    f'<td class="num {cls}">{esc(_pct(d.get("delta_pct")))}</td></tr>')
+        rows.append(f'<tr><td>{esc(style.title)}</td><td class="num">{esc(style.value(value))}'
+                    f'</td><td class="num">{esc(style.value(d.get("baseline")) if d else "")}</td>'
+                    f'<td class="num {cls}">{esc(_change(style, delta, d.get("delta_pct")))}'
+                    '</td></tr>')
     summary = _read_text(run, SUMMARY_FILE)
     more = f"<details><summary>metrics_summary.txt</summary><pre>{esc(summary)}</pre></details>" \
         if summary else ""
     base = extra.get("baseline")
     return (f"<h4>Results</h4><p class=\"muted\">recorded {esc(results.recorded)}"
             f"{'; against ' + esc(base) if base else ''}</p>"
-            + _table(["metric", "value", "baseline", "delta", "delta %"], rows)
+            + _table(["metric", "value", "baseline", "change"], rows)
             + f"<p>{_verdicts(extra.get('criteria'))}</p>{more}")
 
 

@@ -29,7 +29,7 @@ def test_status_shows_progress_eta_and_latest_metrics(jkit):
     jkit.wait_output("m_100", b"logged\n")
     shown = jkit.cli("status", "m_100").stdout
     assert "running 50/100" in shown and "50 / 100 (50.0%)" in shown
-    assert re.search(r"\n  eta\s+\S+", shown) and re.search(r"\n  loss\s+0.2\n", shown)
+    assert re.search(r"\n  eta\s+\S+", shown) and re.search(r"\n  loss\s+0\.2000\n", shown)
     st = jkit.status("m_100")
     assert st["last_step"] == 50 and st["planned_steps"] == 100
     assert st["metrics"] == {"loss": 0.2, "acc": 0.05} and st["eta_s"] > 0
@@ -78,7 +78,7 @@ def test_wait_on_a_stopped_run_is_128_plus_the_signal_and_times_out_with_124(jki
     jkit.cli("stop", "ws", "--grace", "5")
     _, err = waiter.communicate(timeout=30)
     assert waiter.returncode == 128 + signal.SIGINT, err
-    assert "ws: ?/50" in err  # plain progress lines off a terminal
+    assert "ws training: ?/50" in err  # plain progress lines off a terminal
 
 
 def test_a_dead_supervisor_leaves_the_run_running_and_stop_still_ends_its_job(jkit):

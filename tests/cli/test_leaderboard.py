@@ -93,16 +93,19 @@ def test_lower_is_better_by_name_and_by_settings(workspace: Path, cli) -> None:
 def test_colours_follow_the_direction() -> None:
     from expctl.cli.board import _table
     from expctl.leaderboard import Board, BoardRow
+    from expctl.numbers import MetricFormat
 
-    def styles(direction: str) -> list[str]:
+    def styles(direction: str) -> list[tuple[str, str]]:
         rows = [BoardRow("up", 2.0, 1, 1.0, 100.0), BoardRow("base", 1.0, 2, 0.0, 0.0, True),
                 BoardRow("down", 0.5, 3, -0.5, -50.0)]
-        b = Board("m", direction, 1.0, rows, [], {}, "base", 1.0, 3, 0)
+        b = Board("m", MetricFormat("m", direction), rows, [], {}, "base", 1.0, 3, 0)
         _, table = _table(b)
-        return [(row[3].style, row[4].style) for row in table]
+        return [(row[3].text.split("(")[1], row[3].style) for row in table]
 
-    assert styles("higher") == [("green", "green"), ("", ""), ("red", "red")]
-    assert styles("lower") == [("red", "red"), ("", ""), ("green", "green")]
+    assert styles("higher") == [("+100.0%, better)", "green"), ("+0.0%, same)", ""),
+                                ("-50.0%, worse)", "red")]
+    assert styles("lower") == [("+100.0%, worse)", "red"), ("+0.0%, same)", ""),
+                               ("-50.0%, better)", "green")]
 
 
 def test_top_keeps_the_baseline_with_its_real_rank(study: Path, cli) -> None:
@@ -166,13 +169,18 @@ metrics:
     code, out, err = cli("leaderboard")
     assert code == 0, err
     assert out.splitlines() == [
-        "rank  id                                 map  delta  delta %  small_map  arch    note",
-        "   1  3scale_sizeaware_100k            34.08  +0.06   +0.18%      13.53  3scale",
-        "   2  3scale_baseline                  34.02  +0.00   +0.00%      17.28  3scale"
-        "  baseline",
-        "   3  4scale_sizeaware_100k            32.23  -1.79   -5.26%      12.75  4scale",
-        "   4  4scale_enhanced_100k             30.93  -3.09   -9.08%      14.83  4scale",
-        "   5  3scale_sizeaware_attention_100k  24.70  -9.32  -27.40%             3scale",
+        "rank  id                                  map               vs baseline  small_map"
+        "  arch    note",
+        "   1  3scale_sizeaware_100k            34.08%  +0.06 pp (+0.2%, better)     13.53"
+        "%  3scale",
+        "   2  3scale_baseline                  34.02%    +0.00 pp (+0.0%, same)     17.28"
+        "%  3scale  baseline",
+        "   3  4scale_sizeaware_100k            32.23%   -1.79 pp (-5.3%, worse)     12.75"
+        "%  4scale",
+        "   4  4scale_enhanced_100k             30.93%   -3.09 pp (-9.1%, worse)     14.83"
+        "%  4scale",
+        "   5  3scale_sizeaware_attention_100k  24.70%  -9.32 pp (-27.4%, worse)          "
+        "   3scale",
     ]
     rows = board(cli)
     assert rows[0]["map"] == 0.3408 and rows[0]["small_map"] == 0.1353  # JSON stays raw
@@ -220,16 +228,20 @@ def test_reindex_gives_the_identical_leaderboard(study: Path, cli, fmt: str) -> 
 def test_formats(study: Path, cli) -> None:
     args = ("leaderboard", "--metric", "map", "--baseline", "3scale_baseline", "--top", "2")
     md = cli(*args, "--format", "md")[1].splitlines()
-    assert md[0] == "| rank | id | map | delta | delta % | note |"
-    assert md[1] == "|---:|---|---:|---:|---:|---|"
-    assert md[2] == "| 1 | 3scale_sizeaware_100k | 0.3408 | +0.0006 | +0.18% |  |"
-    assert md[3] == "| 2 | 3scale_baseline | 0.3402 | +0 | +0.00% | baseline |"
+    assert md[0] == "| rank | id | map | vs baseline | note |"
+    assert md[1] == "|---:|---|---:|---:|---|"
+    assert md[2] == "| 1 | 3scale_sizeaware_100k | 0.3408 | +0.0006 (+0.2%, better) |  |"
+    assert md[3] == "| 2 | 3scale_baseline | 0.3402 | +0.0000 (+0.0%, same) | baseline |"
+    # CSV: raw numbers a program can load (delta_pct is the relative change in percent).
     csv_lines = cli(*args, "--format", "csv")[1].splitlines()
-    assert csv_lines[0] == "rank,id,map,delta,delta %,note"
-    assert csv_lines[1] == "1,3scale_sizeaware_100k,0.3408,+0.0006,+0.18%,"
+    assert csv_lines[0] == "rank,id,map,delta,delta_pct,note"
+    rank, run_id, value, delta, pct, note = csv_lines[1].split(",")
+    assert (rank, run_id, value, note) == ("1", "3scale_sizeaware_100k", "0.3408", "")
+    assert float(delta) == pytest.approx(0.0006) and float(pct) == pytest.approx(0.0006 / 0.3402
+                                                                                   * 100)
     latex = cli(*args, "--format", "latex")[1]
-    assert latex.startswith(r"\begin{tabular}{rlrrrl}")
-    assert r"3scale\_sizeaware\_100k & 0.3408 & +0.0006 & +0.18\% &  \\" in latex
+    assert latex.startswith(r"\begin{tabular}{rlrrl}")
+    assert r"3scale\_sizeaware\_100k & 0.3408 & +0.0006 (+0.2\%, better) &  \\" in latex
 
 
 def test_a_missing_registry_is_rebuilt_on_first_read(study: Path, cli) -> None:
@@ -244,8 +256,7 @@ def test_the_ranked_metric_is_not_repeated_as_an_extra_column(study: Path, cli) 
     set_settings(study, "leaderboard:\n  columns: [small_map, arch]\n")
     code, out, err = cli("leaderboard", "--metric", "small_map")
     assert code == 0, err
-    assert out.splitlines()[0].split() == ["rank", "id", "small_map", "delta", "delta", "%",
-                                           "arch", "note"]
+    assert out.splitlines()[0].split() == ["rank", "id", "small_map", "arch", "note"]
 
 
 def test_where_compares_lists_whatever_their_spacing(workspace: Path, cli) -> None:

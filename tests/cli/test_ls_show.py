@@ -44,9 +44,10 @@ def test_ls_lists_newest_first_with_the_primary_metric(workspace: Path, cli) -> 
                        "imported": False, "primary_metric": "small_map",
                        "primary_value": 0.1728, "tags": []}
     code, out, _ = cli("ls", "--format", "csv")
-    assert out.splitlines()[0] == "id,recipe,status,created,steps,primary"
-    assert out.splitlines()[3] == "baseline_1k,baseline,created,2025-03-01 10:00,1000," \
-        "small_map 0.1728"
+    # CSV holds raw values, as JSON does: nothing to parse back out of "small_map 0.1728".
+    assert out.splitlines()[0] == "id,recipe,status,created,steps,primary_metric,primary_value"
+    assert out.splitlines()[3] == "baseline_1k,baseline,created,2025-03-01T10:00:00+00:00,1000," \
+        "small_map,0.1728"
 
 
 def test_ls_filters_and_limits(workspace: Path, cli) -> None:
@@ -114,9 +115,9 @@ def test_show_reads_the_run_folder(workspace: Path, cli) -> None:
         "  model.name        tiny",
         "  model.scales      [2, 3, 4]",
         "metrics",
-        "  small_map  0.2",
+        "  small_map  0.2000",
         "series (metrics.jsonl)",
-        "  loss  last 0.7 @ 20, min 0.7 @ 20, max 1.5 @ 10 (2 points)",
+        "  loss  last 0.7000 @ 20, min 0.7000 @ 20, max 1.5000 @ 10 (2 points)",
         "files",
         "  checkpoints/ (0 files)",
         "  config.yaml",

@@ -33,7 +33,7 @@ def test_record_into_the_current_run(two_runs: Path, cli) -> None:
     code, out, err = cli("record", "small_map=0.1728", "map=0.3402")
     assert code == 0, err
     assert out == ""
-    assert err.strip() == "recorded baseline_2k: small_map=0.1728, map=0.3402"
+    assert err.strip() == "recorded baseline_2k: small_map 0.1728, map 0.3402"
     assert results(two_runs, "baseline_2k") == {"small_map": 0.1728, "map": 0.3402}
     assert indexed(two_runs, "baseline_2k") == {"small_map": 0.1728, "map": 0.3402}
 

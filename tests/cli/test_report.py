@@ -64,8 +64,8 @@ def test_a_self_contained_report_of_the_study(study: Path, cli, tmp_path: Path) 
     assert "<th>train.lambda_base</th>" in board  # a column of expctl.yaml
     assert [re.findall(r'<td class="num">([0-9.]+)</td><td>', r[1])[-1] for r in rows] == \
         ["1.0", "2.0", "3.0"]
-    assert '<td class="num better">+0.05</td><td class="num better">+8.51%</td>' in rows[1][1]
-    assert '<td class="num worse">-0.075</td><td class="num worse">-12.77%</td>' in rows[2][1]
+    assert '<td class="num better">+0.0500 (+8.5%, better)</td>' in rows[1][1]
+    assert '<td class="num worse">-0.0750 (-12.8%, worse)</td>' in rows[2][1]
     assert board.count("small_map &gt;= 0.5 PASS") == 3
 
     lb2 = page[page.index('id="run-study_lb2"'):page.index('id="run-study_lb3"')]

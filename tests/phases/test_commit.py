@@ -24,19 +24,23 @@ metrics:
     - kind: json
       path: validation_results/metrics.json
       metrics: {map: map, small_map: small_map}
-  specs:
-    map: {scale: 100, label: mAP}
-    small_map: {scale: 100}
 criteria:
   small_map: ">= 0.20"
+"""
+
+SETTINGS = """
+baseline: 3scale_baseline
+metrics:
+  map: {scale: 100, label: mAP}
+  small_map: {scale: 100}
 """
 
 EXPECTED_MESSAGE = """\
 feat: complete 3scale_sizeaware experiment
 
 - Model: 3-scale FPN + size-aware loss
-- Performance: mAP 34.08% (+0.06% vs baseline)
-- Small objects: 13.53% small_map (-3.75% improvement)
+- Performance: mAP 34.08%, +0.06 pp (+0.2%, better) vs 3scale_baseline
+- Small objects: small_map 13.53%, -3.75 pp (-21.7%, worse) vs 3scale_baseline
 - Criteria: small_map >= 0.20 FAIL
 - Key findings: size-aware loss trades small objects for overall mAP
 """
@@ -52,7 +56,7 @@ def recorded(ws: Workspace, run_id: str, map_: float, small: float):
 
 @pytest.fixture()
 def repo(tmp_path: Path):
-    root = make_workspace(tmp_path, {"det": RECIPE}, settings="\nbaseline: 3scale_baseline\n")
+    root = make_workspace(tmp_path, {"det": RECIPE}, settings=SETTINGS)
     ws = Workspace(root)
     recorded(ws, "3scale_baseline", 0.3402, 0.1728)
     git(root, "add", "runs/3scale_baseline")
@@ -102,7 +106,7 @@ def test_dry_run_changes_nothing(repo):
     root, run = repo
     before, files_before = index_state(root), sorted(p for p in run.path.rglob("*"))
     result = cli(root, "commit", "3scale_sizeaware", "--dry-run", "--findings", "x")
-    assert "- Performance: mAP 34.08% (+0.06% vs baseline)" in result.stdout
+    assert "- Performance: mAP 34.08%, +0.06 pp (+0.2%, better) vs 3scale_baseline" in result.stdout
     assert "runs/3scale_sizeaware/experiment_results.json" in result.stdout
     assert "final_model.ckpt" not in result.stdout.split("would commit")[-1]
     assert index_state(root) == before
@@ -137,10 +141,10 @@ def test_outside_git_is_a_clear_error(tmp_path):
 def test_the_baseline_and_a_run_without_a_baseline_value_read_right(repo, tmp_path):
     root, _ = repo
     own = cli(root, "commit", "3scale_baseline", "--dry-run").stdout
-    assert "- Performance: mAP 34.02% (this is the baseline)" in own
-    assert "- Small objects: 17.28% small_map (this is the baseline)" in own
+    assert "- Performance: mAP 34.02%, this is the baseline" in own
+    assert "- Small objects: small_map 17.28%, this is the baseline" in own
     (root / "expctl.yaml").write_text((root / "expctl.yaml").read_text()
                                       .replace("baseline: 3scale_baseline", "baseline: gone"))
     recorded(Workspace(root), "other", 0.30, 0.10)  # deltas are taken when recording
     out = cli(root, "commit", "other", "--dry-run").stdout
-    assert "- Performance: mAP 30.00% (no baseline value to compare)" in out
+    assert "- Performance: mAP 30.00%, no baseline value to compare" in out

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from standins.kit import cli, git, make_workspace
@@ -18,14 +19,12 @@ command: "true"
 params:
   fpn: {in_stages: [2, 3, 4]}
   train: {lr: 0.001, max_steps: 100}
-metrics:
-  specs:
-    map: {scale: 100, label: mAP}
 """
+FORMATS = "\nmetrics:\n  map: {scale: 100, label: mAP}\n"
 
 
 def test_compare_configs_metrics_and_code(tmp_path: Path):
-    root = make_workspace(tmp_path, {"fpn": RECIPE})
+    root = make_workspace(tmp_path, {"fpn": RECIPE}, settings=FORMATS)
     ws = Workspace(root)
     (root / "model.py").write_text("layers = 3\n")
     git(root, "add", "model.py")
@@ -51,7 +50,8 @@ def test_compare_configs_metrics_and_code(tmp_path: Path):
 
     table = cli(root, "compare", "three_scale", "four_scale").stdout
     assert "params.fpn.in_stages  [2, 3, 4]    [1, 2, 3, 4]" in table
-    assert "mAP            34.00%      31.00%  -3.00%" in table
+    assert re.search(r"\nmAP +34\.00% +31\.00% +-3\.00 pp \(-8\.8%, worse\)\n", table), table
+    assert "four_scale vs three_scale" in table
     assert "git diff --stat:" in table and "model.py" in table
     assert load_run(ws, "three_scale").info.git.sha != load_run(ws, "four_scale").info.git.sha
 

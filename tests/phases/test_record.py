@@ -31,8 +31,6 @@ metrics:
       metrics: {val_rmse: "val_rmse=([\\\\d.]+)"}
     - kind: lightning
       path: validation_results/missing_file.log
-  specs:
-    map: {scale: 100, label: mAP}
 criteria:
   small_map: ">= 0.20"
   val_rmse: "< 2.2"
@@ -41,7 +39,8 @@ criteria:
 
 @pytest.fixture()
 def ws(tmp_path: Path) -> Workspace:
-    root = make_workspace(tmp_path, {"rec": RECIPE}, settings="\nbaseline: base\n")
+    root = make_workspace(tmp_path, {"rec": RECIPE}, settings="\nbaseline: base\n"
+                          "metrics:\n  map: {scale: 100, label: mAP}\n")
     return Workspace(root)
 
 
@@ -72,10 +71,10 @@ def test_record_reads_sources_compares_with_baseline_and_judges(ws: Workspace):
         "val_rmse": {"criterion": "< 2.2", "value": 2.0, "passed": True},
     }
     summary = (run.path / "validation_results" / "metrics_summary.txt").read_text()
-    assert "  mAP        33.00%  30.00%           +3.00% (+10.0%)  better\n" in summary
-    assert "  small_map  0.15    0.25             -0.1 (-40.0%)    worse\n" in summary
-    assert "  val_rmse   2       2.5              -0.5 (-20.0%)    better\n" in summary
-    assert "small_map >= 0.20  0.15   FAIL" in summary
+    assert "  mAP        33.00%  30.00%           +3.00 pp (+10.0%, better)\n" in summary
+    assert "  small_map  0.1500  0.2500           -0.1000 (-40.0%, worse)\n" in summary
+    assert "  val_rmse   2.0000  2.5000           -0.5000 (-20.0%, better)\n" in summary
+    assert "small_map >= 0.20  0.1500  FAIL" in summary
     info = (run.path / "validation_results" / "evaluation_info.txt").read_text()
     assert "Model:        two-headed test net" in info
     assert "warning: no file matches" in info

@@ -85,9 +85,6 @@ metrics:
     - kind: coco
       path: validation_results/validation_output.log
       groups: {{small_map: [2, 3, 4]}}
-  specs:
-    map: {{scale: 100, label: mAP}}
-    small_map: {{scale: 100}}
 criteria:
   small_map: ">= 0.10"
 """
