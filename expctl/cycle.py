@@ -241,6 +241,7 @@ def _gather(ws: Workspace, run: Run, phase: str, progress: _Progress,
     progress(f"gather {phase}", "start")
     gathered = gather(ws, run, phase)
     gathered.check()
+    result.warnings += [item.describe(run.id) for item in gathered.ambiguous]
     result.outcomes[f"gather_{phase}"] = gathered
     new = sum(1 for g in gathered.gathered if g.action not in ("unchanged", "in place"))
     links = f", {len(gathered.refused)} link(s) out of their folder refused" \
@@ -286,7 +287,8 @@ def _record(ws: Workspace, run: Run, validated: bool, progress: _Progress,
         _gather(ws, run, "validate", progress, result)
     progress("record", "start")
     recorded = record_run(ws, run)
-    result.metrics, result.warnings = recorded.metrics, recorded.warnings
+    result.metrics = recorded.metrics
+    result.warnings += recorded.warnings
     result.outcomes["record"] = recorded
     progress("record", "done", f"{len(recorded.metrics)} metric(s)")
 

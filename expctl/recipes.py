@@ -41,9 +41,22 @@ class LaunchSpec(Strict):
     gpus: list[int] | None = None  # GPU ids; None = all visible (or CPU when there are none)
     mixed_precision: Literal["no", "fp16", "bf16"] = "no"
     cpu: bool = False  # force CPU processes under accelerate (tests, laptops)
-    workdir: str = "."  # working directory, relative to the workspace root
+    workdir: str = "."  # working directory, relative to the workspace (or the run's tree)
     env: dict[str, str] = Field(default_factory=dict)  # extra environment variables
     launcher: Literal["local", "screen", "tmux", "slurm"] | None = None  # default: settings
+    # Workspace paths (datasets, caches, pretrained weights) that appear in the run's private
+    # working tree as symlinks to the workspace's own, e.g. [data, .cache].
+    links: list[str] = Field(default_factory=list)
+
+    @field_validator("links")
+    @classmethod
+    def _inside_workspace(cls, v: list[str]) -> list[str]:
+        for item in v:
+            parts = Path(item).parts
+            if not parts or Path(item).is_absolute() or ".." in parts:
+                raise ValueError(f"`{item}`: expected a path relative to the workspace, "
+                                 "without `..`")
+        return v
 
 
 class ValidationSpec(Strict):
@@ -122,6 +135,10 @@ class Recipe(Strict):
     metrics: MetricsSpec = Field(default_factory=MetricsSpec)
     criteria: dict[str, str] = Field(default_factory=dict)  # metric -> ">= 0.20", "< 2.2"
     slurm: SlurmSpec = Field(default_factory=SlurmSpec)  # sbatch settings (launchers/slurm)
+    # tree: every job runs in the run's own checkout of the code recorded at `new`
+    # (expctl/worktree.py); none: jobs share the workspace, and gather and record report
+    # files another run may have written.
+    isolation: Literal["tree", "none"] = "tree"
 
     def steps(self) -> int | None:
         """The planned number of steps, when the recipe says which param holds it."""

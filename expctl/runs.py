@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -41,6 +41,25 @@ class GitState(Strict):
     reason: str | None = None
 
 
+class Isolation(Strict):
+    """Where the run's jobs run: `tree`, its own checkout (expctl/worktree.py), or `none`, the
+    shared workspace (the recipe opted out, or there is no git commit to check out)."""
+
+    mode: Literal["tree", "none"] = "none"
+    reason: str | None = None  # why a run shares the workspace
+
+
+def isolation_for(wanted: str, git: Any) -> Isolation:
+    """A private tree when the recipe wants one and there is a commit to check out."""
+    if wanted == "none":
+        return Isolation(mode="none", reason="the recipe says isolation: none")
+    if not git.available:
+        return Isolation(mode="none", reason=git.reason)
+    if not git.sha:
+        return Isolation(mode="none", reason="the repository has no commit yet")
+    return Isolation(mode="tree")
+
+
 class RunInfo(Strict):
     """run.yaml: who the run is, where it came from, how it was launched."""
 
@@ -56,6 +75,7 @@ class RunInfo(Strict):
     launcher: str | None = None  # local, screen, tmux, slurm: set by `launch`
     session: str | None = None  # screen/tmux session or Slurm job id
     sweep: str | None = None  # the sweep this run belongs to (`expctl report --sweep`)
+    isolation: Isolation = Field(default_factory=Isolation)
 
 
 class Results(BaseModel):

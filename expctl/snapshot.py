@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import shutil
 import subprocess
@@ -18,8 +19,9 @@ class GitSnapshot:
     branch: str | None = None
     dirty: bool = False
     patch: bytes = b""  # staged and unstaged changes against HEAD, as git wrote them
-    untracked: list[str] = field(default_factory=list)
+    untracked: list[str] = field(default_factory=list)  # printable names (untracked.txt)
     root: str | None = None
+    untracked_paths: list[str] = field(default_factory=list)  # the real names, to copy them
     reason: str = ""  # why there is no git state
 
     def as_dict(self) -> dict:
@@ -56,10 +58,12 @@ def git_snapshot(folder: Path, exclude: tuple[Path, ...] = ()) -> GitSnapshot:
     diff = partial(repo.git.diff, "--binary", stdout_as_string=False)
     patch = diff("HEAD", *pathspec) if sha else diff("--cached", *pathspec) + diff(*pathspec)
     listed = repo.git.ls_files("--others", "--exclude-standard", "-z", stdout_as_string=False)
-    untracked = [_file_name(name) for name in listed.split(b"\0") if name]
-    untracked = [u for u in untracked if not u.startswith(tuple(skipped))]
+    raw = [name for name in listed.split(b"\0") if name]
+    raw = [name for name in raw if not os.fsdecode(name).startswith(tuple(skipped))]
+    untracked = [_file_name(name) for name in raw]
     dirty = bool(patch.strip())
-    return GitSnapshot(True, sha, branch, dirty, patch, untracked, str(root))
+    return GitSnapshot(True, sha, branch, dirty, patch, untracked, str(root),
+                       untracked_paths=[os.fsdecode(name) for name in raw])
 
 
 def _file_name(raw: bytes) -> str:
@@ -101,8 +105,6 @@ def environment_text() -> str:
 
 
 def _cpu_count() -> int:
-    import os
-
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 

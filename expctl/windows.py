@@ -8,12 +8,25 @@ window were written by someone else, however recent or well-named they look.
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from expctl.errors import BadInputError, ConflictError, ExpctlError, NotFoundError
-from expctl.rundir import LAUNCH_FILE, earlier_exit_records, read_validation_record
+from expctl.launchers.jobfiles import same_process_alive
+from expctl.rundir import (
+    EARLIER_JOB_GLOB,
+    JOB_FILE,
+    LAUNCH_FILE,
+    LOG_FILE,
+    VALIDATION_LOG,
+    VALIDATION_RECORD,
+    earlier_exit_records,
+    read_json_file,
+    read_validation_record,
+)
 from expctl.runs import Run
 from expctl.state import run_status
 from expctl.workspace import Workspace
@@ -108,3 +121,31 @@ def _training_times(run: Run) -> tuple[Any, Any, str]:
                             hint=f"run `expctl launch {run.id}`")
     status = run_status(run)
     return status.started, status.ended, status.state
+
+
+def activity_intervals(folder: Path) -> tuple[tuple[float, float], ...]:
+    """(start, end) of every job a run folder records: training attempts and validation. A job
+    still running ends now; one whose process died without a record, at its log's last write."""
+    jobs = [(folder / JOB_FILE, "supervisor", folder / LOG_FILE),
+            (folder / VALIDATION_RECORD, "process", folder / VALIDATION_LOG)]
+    jobs += [(p, "supervisor", folder / LOG_FILE) for p in sorted(folder.glob(EARLIER_JOB_GLOB))]
+    found = []
+    for path, owner, log in jobs:
+        record = read_json_file(path) or {}
+        start, end = timestamp(record.get("started")), timestamp(record.get("ended"))
+        if start is None:
+            continue
+        if end is not None:
+            found.append((start[0], end[0] + end[1]))
+        elif same_process_alive(record.get(owner) or {}) is False:
+            found.append((start[0], max(start[0], _mtime(log))))
+        else:
+            found.append((start[0], time.time()))
+    return tuple(found)
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0

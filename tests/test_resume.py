@@ -28,7 +28,8 @@ def test_resume_with_set_after_a_failure_finishes_and_keeps_both_configs(root: P
     failed = cli(root, "cycle", "hydra_6", "--local", "--set", "fail_with=3", check=False)
     assert failed.returncode == 3, failed.stderr
     run_path = root / "runs" / "hydra_6"
-    first_ckpts = sorted((root / "work" / "dummy").glob("*/checkpoints/*step=3*.ckpt"))
+    work = root / ".expctl" / "trees" / "hydra_6" / "work"  # the run's private working tree
+    first_ckpts = sorted((work / "dummy").glob("*/checkpoints/*step=3*.ckpt"))
     assert len(first_ckpts) == 1  # the failing attempt saved one checkpoint before it failed
 
     bad = cli(root, "launch", "hydra_6", "--resume", "--set", "training.max_steps=lots",

@@ -35,6 +35,9 @@ def show_gathered(result, fmt: str = "table") -> None:
     for refused in result.refused:
         console.warn(f"artifact `{refused.artifact}`: `{refused.link}` is a link out of the "
                      f"folder its glob gathers from (to `{refused.target}`): not gathered")
+    for item in result.ambiguous:
+        if item.artifact != "checkpoint":  # check() refuses an ambiguous checkpoint
+            console.warn(item.describe(result.run_id))
     for miss in result.missing:
         if not miss.required:
             console.warn(f"artifact `{miss.artifact}` matched nothing from this run's "
@@ -217,6 +220,9 @@ def cycle_cmd(
         _cycle_interrupted(ws, run_id)
         raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
     record = result.outcomes.get("record")
+    for warning in result.warnings:  # gather's (record's own are shown with its table)
+        if record is None or warning not in record.warnings:
+            console.warn(warning)
     if record is not None:
         show_recorded(ws, record)
     elif result.metrics:  # recorded before: the same table, from experiment_results.json

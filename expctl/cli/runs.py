@@ -60,7 +60,52 @@ def new(
     source = f"from {run.info.forked_from}, " if run.info.forked_from else ""
     console.success(f"created run {run.id} ({source}recipe {run.info.recipe}, "
                     f"{run.info.steps if run.info.steps is not None else '?'} steps, {state})")
+    if run.info.isolation.mode == "none":
+        console.info(f"its jobs share the workspace: {run.info.isolation.reason}")
     console.out(str(run.path))
+
+
+@app.command()
+def snapshot(
+    run_id: str | None = typer.Argument(None, help="Run id (default: the current run)."),
+) -> None:
+    """Take a fresh snapshot of the workspace's code (git state and the private working tree)
+    for a run that was never launched."""
+    from expctl import console
+    from expctl.refresh import refresh_snapshot
+    from expctl.runs import resolve_run_id
+
+    ws = get_workspace()
+    run = refresh_snapshot(ws, resolve_run_id(ws, run_id))
+    git = run.info.git
+    state = (f"git {git.sha[:10]}{' (dirty)' if git.dirty else ''}" if git.available and git.sha
+             else f"no git ({git.reason})")
+    console.success(f"run {run.id} now records {state}")
+
+
+@app.command("clean-trees")
+def clean_trees_cmd(
+    run_ids: list[str] = typer.Argument(None, help="Runs whose trees to remove (default: every "
+                                        "tree that may go).", show_default=False),
+) -> None:
+    """Remove the private working trees of runs that are done with them: finished, gathered
+    and recorded (and trees of deleted runs). Others are kept, each with the reason."""
+    from expctl import console
+    from expctl.tree_cleanup import clean_trees
+
+    ws = get_workspace()
+    result = clean_trees(ws, run_ids or None)
+    for run_id in result.removed:
+        console.info(f"removed the tree of {run_id}")
+    for run_id, why in result.kept.items():
+        console.warn(f"kept the tree of {run_id}: {why}")
+    console.success(f"removed {len(result.removed)} tree(s), freed "
+                    f"{result.freed / 1e6:.1f} MB")
+    if run_ids and result.kept:
+        from expctl.errors import ConflictError
+
+        raise ConflictError(f"Kept {len(result.kept)} of the trees named: their runs still "
+                            "need them.")
 
 
 @app.command("recipes")

@@ -17,6 +17,7 @@ from expctl.errors import BadInputError, NotFoundError
 from expctl.recipes import Recipe, render_command
 from expctl.runs import Run
 from expctl.workspace import Workspace
+from expctl.worktree import ensure_workdir
 
 _GPUS = re.compile(r"\d+(,\d+)*")
 _PYTHON = re.compile(r"python(\d+(\.\d+)*)?")
@@ -60,12 +61,12 @@ def build_command(
             f"Run `{run.id}` has no training command.",
             hint=f"add `command:` to recipe `{run.info.recipe}` and create a new run",
         )
+    cwd = ensure_workdir(ws, run, recipe, "train")
     context = {"run_id": run.id, "run_dir": str(run.path), "workspace": str(ws.root),
-               "steps": run.info.steps if run.info.steps is not None else ""}
+               "workdir": str(cwd), "steps": run.info.steps if run.info.steps is not None else ""}
     argv = render_command(recipe.command, recipe.params, context)
     if not argv:
         raise BadInputError(f"The training command of run `{run.id}` is empty.")
-    cwd = (ws.root / recipe.launch.workdir).resolve()
     if not cwd.is_dir():
         raise NotFoundError(
             f"Working directory `{cwd}` does not exist.",

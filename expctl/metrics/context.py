@@ -11,6 +11,7 @@ from expctl.recipes import Recipe, render_command
 from expctl.rundir import CONFIG_FILE
 from expctl.runs import Run
 from expctl.workspace import Workspace
+from expctl.worktree import job_workdir
 
 
 def run_recipe(run: Run) -> Recipe:
@@ -21,9 +22,11 @@ def run_recipe(run: Run) -> Recipe:
 
 
 def run_context(ws: Workspace, run: Run, recipe: Recipe) -> dict[str, Any]:
-    """Placeholder values besides the params."""
+    """Placeholder values besides the params. `{workdir}` is where the training ran: in the
+    run's private tree, or in the workspace when the run shares it."""
     context: dict[str, Any] = {"run_id": run.id, "run_dir": str(run.path),
-                               "workspace": str(ws.root)}
+                               "workspace": str(ws.root),
+                               "workdir": str(job_workdir(ws, run, recipe, "train"))}
     steps = run.info.steps if run.info.steps is not None else recipe.steps()
     if steps is not None:
         context["steps"] = steps

@@ -18,15 +18,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from expctl.errors import BadInputError, ExpctlError, NotFoundError
+from expctl.errors import BadInputError, ConflictError, ExpctlError, NotFoundError
 from expctl.metrics.context import expand, render_pattern, run_context, run_recipe
 from expctl.picking import pick_files, rank, step_of
 from expctl.recipes import ArtifactSpec, Recipe
-from expctl.rundir import FINAL_CHECKPOINT, LOG_FILE, VALIDATION_LOG, Manifest, phase_workdir
+from expctl.rundir import FINAL_CHECKPOINT, LOG_FILE, VALIDATION_LOG, Manifest
 from expctl.rundir import relative_to_run as _rel
 from expctl.runs import Run
+from expctl.sharing import describe_writers, is_private, writers_besides
 from expctl.windows import Window, phase_window
 from expctl.workspace import Workspace
+from expctl.worktree import job_workdir
 
 CHECKPOINT_ARTIFACT = "checkpoint"
 
@@ -63,15 +65,41 @@ class RefusedLink:
 
 
 @dataclass
+class Ambiguous:
+    """A file this run would have taken that another run of the workspace may have written
+    (both were active when it was written, in a place they share): left where it is."""
+
+    artifact: str
+    source: str
+    others: list[str]  # the other runs' ids
+
+    def describe(self, run_id: str) -> str:
+        return (f"artifact `{self.artifact}`: `{self.source}` may be "
+                f"{describe_writers(self.others)}'s, not `{run_id}`'s: it was written while "
+                f"they and `{run_id}` were active, in a folder they share; not gathered")
+
+
+@dataclass
 class GatherResult:
     phase: str
     window: Window
     gathered: list[Gathered] = field(default_factory=list)
     missing: list[Missing] = field(default_factory=list)
     refused: list[RefusedLink] = field(default_factory=list)
+    ambiguous: list[Ambiguous] = field(default_factory=list)
+    run_id: str = ""
 
     def check(self) -> None:
-        """Raise for the first required artifact that matched nothing, naming the globs."""
+        """Raise for the first required artifact that matched nothing, naming the globs, and
+        for a checkpoint that may be another run's."""
+        for item in self.ambiguous:
+            if item.artifact == CHECKPOINT_ARTIFACT:
+                raise ConflictError(
+                    item.describe(self.run_id).replace("; not gathered", "") + ".",
+                    hint="give each run its own working tree (recipe `isolation: tree`, in a "
+                    "git repository), or copy the right file to "
+                    f"{FINAL_CHECKPOINT} by hand",
+                )
         for miss in self.missing:
             if miss.required:
                 leftovers = (f"; {miss.outside_window} matching file(s) are other runs' "
@@ -90,21 +118,21 @@ def gather(ws: Workspace, run: Run, phase: str = "train", move: bool = False) ->
     recipe = run_recipe(run)
     window = phase_window(ws, run, phase)
     manifest = Manifest.load(run.path)
-    result = GatherResult(phase, window)
+    result = GatherResult(phase, window, run_id=run.id)
     context = run_context(ws, run, recipe)
-    workdir = phase_workdir(ws.root, recipe, phase)
+    workdir = job_workdir(ws, run, recipe, phase)  # the run's tree, or the shared workspace
     try:
         for name, spec in recipe.artifacts.items():
             if spec.phase != phase:
                 continue
-            _gather_artifact(run, recipe, name, spec, context, workdir, window, manifest,
+            _gather_artifact(ws, run, recipe, name, spec, context, workdir, window, manifest,
                              move, result)
     finally:
         manifest.save()
     return result
 
 
-def _gather_artifact(run: Run, recipe: Recipe, name: str, spec: ArtifactSpec,
+def _gather_artifact(ws: Workspace, run: Run, recipe: Recipe, name: str, spec: ArtifactSpec,
                      context: dict[str, Any], workdir: Path, window: Window,
                      manifest: Manifest, move: bool, result: GatherResult) -> None:
     is_checkpoint = name == CHECKPOINT_ARTIFACT
@@ -133,6 +161,11 @@ def _gather_artifact(run: Run, recipe: Recipe, name: str, spec: ArtifactSpec,
             candidates = [f for f in candidates if step_of(f)[0] <= run.info.steps]
         outside = len(matched) - len(candidates)
         candidates = pick_files(candidates, pick)
+    contested = writers_besides(ws, run, candidates)
+    result.ambiguous += [Ambiguous(name, str(f), ids) for f, ids in contested.items()]
+    candidates = [f for f in candidates if f not in contested]
+    if contested and is_checkpoint:
+        return  # never another run's weights as this run's; check() refuses
     earlier = [e for e in manifest.entries_for(name, window.phase)
                if (run.path / e["dest"]).exists()]
     if candidates and pick in ("newest", "highest_step") and earlier:
@@ -163,10 +196,11 @@ def _gather_artifact(run: Run, recipe: Recipe, name: str, spec: ArtifactSpec,
         else:
             folder = run.path / (spec.dest or default_dest(name, window.phase))
             dest = manifest.free_name(folder / source.name, name, source, window.phase)
-        # A hard link shares the file: only the run's own files are safe to link. A script
-        # that rewrites its checkpoint path in place (torch.save to a fixed name) would
-        # otherwise change this run's final_model.ckpt when a later run trains.
-        link = is_checkpoint and source.resolve().is_relative_to(run.path.resolve())
+        # A hard link shares the file: only the run's own files (its folder, its private
+        # tree) are safe to link. In a shared folder a script that rewrites its checkpoint
+        # path in place (torch.save to a fixed name) would otherwise change this run's
+        # final_model.ckpt when a later run trains.
+        link = is_checkpoint and is_private(ws, run, source)
         action = _transfer(source, dest, manifest, name, move, link=link, run=run)
         manifest.add(name, window.phase, source, dest, action)
         result.gathered.append(Gathered(name, str(source), _rel(dest, run.path), action))

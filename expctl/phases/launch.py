@@ -40,6 +40,7 @@ from expctl.rundir import (
 from expctl.runs import Run, keep_attempt_configs, load_run, save_info
 from expctl.state import run_state
 from expctl.workspace import Workspace
+from expctl.worktree import code_changes
 
 START_TIMEOUT_S = 20.0  # how long `launch` waits for the supervisor to report the job started
 RESUMABLE = ("failed", "killed", "lost")
@@ -90,6 +91,12 @@ def plan_launch(
         notes.append(f"recipe `{run.info.recipe}` has no resume_args: the same command runs "
                      "again (fine if the script resumes from its checkpoints by itself)")
     command = build_command(ws, run, recipe, gpus, resume)
+    if run.info.isolation.mode == "tree":
+        changed = code_changes(ws, run)
+        if changed:
+            notes.append(f"the workspace's code has changed since `new` ({changed}); run "
+                         f"`{run.id}` runs the code it recorded (take a fresh snapshot of a "
+                         f"never-launched run with `expctl snapshot {run.id}`)")
     if hasattr(chosen, "adapt_command"):  # Slurm: srun and accelerate's place in the job
         command = chosen.adapt_command(command, run.path)
     return LaunchPlan(run, name, command, resume, notes, list(sets), config)

@@ -17,14 +17,13 @@ from expctl.rundir import (
     CONFIG_FILE,
     ENVIRONMENT_FILE,
     HYPOTHESIS_FILE,
-    PATCH_FILE,
     RUN_FILE,
     SUBDIRS,
-    UNTRACKED_FILE,
     now_iso,
 )
-from expctl.runs import GitState, Run, RunInfo, info_data, load_run
+from expctl.runs import GitState, Run, RunInfo, info_data, isolation_for, load_run
 from expctl.workspace import Workspace
+from expctl.worktree import create_tree, remove_tree, write_git_files
 
 
 def new_run(ws: Workspace, run_id: str, recipe_name: str | None = None,
@@ -46,6 +45,7 @@ def new_run(ws: Workspace, run_id: str, recipe_name: str | None = None,
         index_runs(ws, [run.id])
     except RegistryError:
         shutil.rmtree(run.path)
+        remove_tree(ws, run.id)  # only what this call just made
         raise
     ws.set_current_run(run.id)
     return run
@@ -141,6 +141,7 @@ def write_run_folder(ws: Workspace, run_id: str, recipe_name: str | None, recipe
         overrides=overrides,
         forked_from=forked_from,
         git=GitState(**git.as_dict()),
+        isolation=isolation_for(recipe.isolation, git),
     )
     ws.runs_dir.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".new-{run_id}-", dir=ws.runs_dir))
@@ -150,10 +151,7 @@ def write_run_folder(ws: Workspace, run_id: str, recipe_name: str | None, recipe
             (tmp / sub).mkdir()
         write_yaml(tmp / CONFIG_FILE, config)
         write_yaml(tmp / RUN_FILE, info_data(info))
-        if git.patch:
-            write_text_atomic(tmp / PATCH_FILE, git.patch.rstrip(b"\n") + b"\n")
-        if git.untracked:
-            write_text_atomic(tmp / UNTRACKED_FILE, "\n".join(git.untracked) + "\n")
+        write_git_files(tmp, git)
         write_text_atomic(tmp / ENVIRONMENT_FILE, environment_text())
         write_text_atomic(tmp / HYPOTHESIS_FILE, hypothesis_text(run_id, recipe, info))
         os.rename(tmp, ws.runs_dir / run_id)  # fails if the id appeared meanwhile
@@ -165,6 +163,12 @@ def write_run_folder(ws: Workspace, run_id: str, recipe_name: str | None, recipe
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    if info.isolation.mode == "tree":  # the run's private working tree (expctl/worktree.py)
+        try:
+            create_tree(ws, run_id, git, recipe.launch.links)
+        except BaseException:
+            shutil.rmtree(ws.runs_dir / run_id, ignore_errors=True)  # just made: no trace left
+            raise
     return Run(ws.runs_dir / run_id, info)
 
 

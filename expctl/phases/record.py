@@ -27,8 +27,10 @@ from expctl.rundir import (
     read_validation_record,
 )
 from expctl.runs import Results, Run, keep_results, load_run, write_results
+from expctl.sharing import describe_writers, writers_besides
 from expctl.state import run_status
 from expctl.summaries import Delta, RecordResult, evaluation_info_text, metrics_summary_text
+from expctl.windows import activity_intervals
 from expctl.workspace import Workspace
 
 
@@ -61,6 +63,7 @@ def record_run(ws: Workspace, run: Run, refresh_sources: bool = False) -> Record
             "name=value`",
         )
     readings = read_sources(recipe, run_context(ws, run, recipe), run.path, direction)
+    shared = _refuse_shared(ws, run, readings)
     found: dict[str, float] = {}
     for reading in readings:
         found.update(reading.values)
@@ -87,7 +90,9 @@ def record_run(ws: Workspace, run: Run, refresh_sources: bool = False) -> Record
         "baseline": baseline_id,
         "deltas": {k: d.as_dict() for k, d in deltas.items()},
         "criteria": {v.criterion.metric: v.as_dict() for v in verdicts},
-        "sources": [_source_entry(r) for r in readings],
+        "sources": [{**_source_entry(r),
+                     **({"shared_with": shared[r.label]} if r.label in shared else {})}
+                    for r in readings],
         "sources_from": _sources_origin(run, refresh_sources),
         "phases": _phase_times(run),
     }
@@ -140,6 +145,29 @@ def _sources_origin(run: Run, refreshed: bool) -> str:
 def _keep_results(run: Run) -> Path | None:
     """Copy experiment_results.json to the next free results_history/ name before a refresh."""
     return keep_results(run) if (run.path / RESULTS_FILE).exists() else None
+
+
+def _refuse_shared(ws: Workspace, run: Run, readings: list[SourceReading]) -> dict[str, list]:
+    """Drop the values of sources whose files other runs of the workspace may have written
+    too (a shared appended log, a shared TensorBoard folder), naming those runs in the
+    reading's problem; returns source label -> the other runs' ids."""
+    own = activity_intervals(run.path)
+    shared: dict[str, list] = {}
+    for reading in readings:
+        if not reading.values:
+            continue
+        contested = writers_besides(ws, run, reading.files, own=own)
+        if not contested:
+            continue
+        ids = sorted({i for found in contested.values() for i in found})
+        files = ", ".join(f"`{f}`" for f in contested)
+        reading.problem = (f"{files} may hold {describe_writers(ids)}'s values too (written "
+                           f"while they and `{run.id}` were active, in a place they share); "
+                           "not recorded")
+        reading.missing = sorted(reading.values)
+        reading.values = {}
+        shared[reading.label] = ids
+    return shared
 
 
 def _describe(reading: SourceReading) -> str:

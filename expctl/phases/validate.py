@@ -25,12 +25,12 @@ from expctl.rundir import (
     FINAL_CHECKPOINT,
     VALIDATION_LOG,
     now_iso,
-    phase_workdir,
     write_validation_record,
 )
 from expctl.runs import Run
 from expctl.state import refuse_while_training, validation_state
 from expctl.workspace import Workspace
+from expctl.worktree import ensure_workdir
 
 CHUNK = 65536
 
@@ -72,7 +72,7 @@ def validation_command(ws: Workspace, run: Run, recipe: Recipe | None = None) ->
     argv = render_command(template, recipe.params, context)
     if not argv:
         raise BadInputError(f"The validation command of run `{run.id}` is empty.")
-    cwd = phase_workdir(ws.root, recipe, "validate")
+    cwd = ensure_workdir(ws, run, recipe, "validate")  # the run's private tree, or the workspace
     if not cwd.is_dir():
         raise NotFoundError(f"Working directory `{cwd}` does not exist.",
                             hint="fix validate.workdir (or launch.workdir) in the recipe")

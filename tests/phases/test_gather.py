@@ -23,6 +23,7 @@ command: "true"
 steps_param: max_steps
 params: {max_steps: 600}
 launch: {workdir: work}
+isolation: none  # these tests are about what gather takes from a folder runs share
 artifacts:
   checkpoint:
     glob: "ckpts/*/*.ckpt"
