@@ -23,6 +23,7 @@ from expctl.ids import check_run_id
 from expctl.rundir import ARCHIVE_DIR, RUN_FILE
 from expctl.runs import Run, load_run, locked
 from expctl.workspace import Workspace
+from expctl.worktree import remove_tree
 
 Action = Literal["remove", "archive", "restore"]
 
@@ -176,6 +177,7 @@ def _apply_one(ws: Workspace, action: Action, target: Target) -> None:
         # Out of runs/ in one step (a dot-name is no run), then deleted at leisure.
         trash = ws.runs_dir / f".rm-{target.run_id}-{os.getpid()}"
         os.rename(target.path, trash)
+    remove_tree(ws, target.run_id)  # its private working tree (only one expctl made) goes too
     try:
         shutil.rmtree(trash)  # symlink-safe: links are unlinked, never followed
     except OSError as exc:
