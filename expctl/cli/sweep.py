@@ -142,8 +142,10 @@ def sweep_summary(
     """Per swept key, the metric per value (runs, mean, best), and the best run against the
     baseline."""
     from expctl import console
-    from expctl.console import number
     from expctl.sweep_summary import summarize
+
+    def number(value: float, scale: float, sign: str = "") -> str:
+        return f"{value * scale:{sign}.4g}"
 
     check_format(fmt, ("table", "json"))
     s = summarize(get_workspace(), sweep_id, metric, baseline)
