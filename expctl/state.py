@@ -3,6 +3,8 @@ and the registry use, so they cannot disagree. Derived from the run folder and t
 table (or Slurm) every time, never stored as the truth.
 
     created   never launched (no launch record)
+    queued    waiting in the workspace queue (with the reason)
+    blocked   queued, but a run it waits for failed: it will not start
     running   its job is alive (or has just been started)
     finished  the job exited with code 0
     failed    the job exited with another code
@@ -20,10 +22,12 @@ from expctl.launchers.liveness import launch_processes
 from expctl.launchers.status import JobStatus, add_progress, derive_status, status_text, watch_parts
 from expctl.rundir import METRICS_FILE, read_validation_record
 
-STATES = ("created", "running", "finished", "failed", "killed", "lost", "imported")
+STATES = ("created", "queued", "blocked", "running", "finished", "failed", "killed", "lost",
+          "imported")
 VALIDATION_STATES = ("none", "running", "finished", "failed", "lost")
-STYLES = {"created": "dim", "running": "cyan", "finished": "green", "failed": "bold red",
-          "killed": "red", "lost": "magenta", "imported": "blue"}
+STYLES = {"created": "dim", "queued": "yellow", "blocked": "red", "running": "cyan",
+          "finished": "green", "failed": "bold red", "killed": "red", "lost": "magenta",
+          "imported": "blue"}
 
 
 def run_status(run: Any, tail_bytes: int = 0) -> JobStatus:

@@ -53,7 +53,7 @@ def _model_base():
 
 def _settings_models():
     """Built lazily: pydantic is not imported on the CLI's start-up path."""
-    from pydantic import Field
+    from pydantic import Field, field_validator
 
     from expctl.slurmspec import SlurmSpec
 
@@ -71,6 +71,18 @@ def _settings_models():
         metric: str | None = None
         columns: list[str] = Field(default_factory=list)
 
+    class QueueSetting(Strict):
+        gpus: list[int] | None = None  # GPU ids handed out; default: what nvidia-smi lists
+        slots: int | None = Field(None, ge=1)  # without GPUs: this many queued jobs at once
+        min_free_mib: int | None = Field(None, ge=0)  # skip GPUs with less free memory
+
+        @field_validator("gpus")
+        @classmethod
+        def _distinct(cls, v: list[int] | None) -> list[int] | None:
+            if v is not None and (not v or len(set(v)) != len(v) or min(v) < 0):
+                raise ValueError("expected distinct GPU ids (0, 1, ...), at least one")
+            return v
+
     class Settings(Strict):
         launcher: Literal["local", "screen", "tmux", "slurm"] = "screen"
         baseline: str | None = None
@@ -78,6 +90,7 @@ def _settings_models():
         metrics: dict[str, MetricSetting] = Field(default_factory=dict)
         registry: str | None = None
         slurm: SlurmSpec = Field(default_factory=SlurmSpec)  # sbatch defaults for every recipe
+        queue: QueueSetting = Field(default_factory=QueueSetting)  # `launch --queue`
 
     return Settings, MetricSetting
 
@@ -100,6 +113,10 @@ class Workspace:
     @property
     def runs_dir(self) -> Path:
         return self.root / "runs"
+
+    @property
+    def sweeps_dir(self) -> Path:
+        return self.root / "sweeps"
 
     @property
     def recipes_dir(self) -> Path:

@@ -22,6 +22,8 @@ from expctl.cli import tensorboard  # noqa: F401
 from expctl.cli import rm  # noqa: F401
 from expctl.cli import archive  # noqa: F401
 from expctl.cli import gc  # noqa: F401
+from expctl.cli import sweep  # noqa: F401
+from expctl.cli import queue  # noqa: F401
 from expctl.cli.app import app
 
 

@@ -46,10 +46,14 @@ def _global(
 
 
 def get_workspace():
-    """The workspace this command acts on."""
+    """The workspace this command acts on. Runs waiting in its queue get a scheduler again if
+    theirs is gone (killed, or the machine restarted): any command is enough."""
+    from expctl.queue.service import wake
     from expctl.workspace import find_workspace
 
-    return find_workspace(_state["workspace"])
+    ws = find_workspace(_state["workspace"])
+    wake(ws.root)
+    return ws
 
 
 def explicit_workspace() -> str | None:

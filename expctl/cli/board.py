@@ -26,6 +26,8 @@ def leaderboard(
                                     "whatever their spacing."),
     tags: list[str] = typer.Option([], "--tag", "-t", help="Only runs with this tag "
                                    "(repeatable: runs with every one)."),
+    sweep: str | None = typer.Option(None, "--sweep", help="Only runs of this sweep "
+                                     "(`expctl sweep`)."),
     fmt: str = typer.Option("table", "--format", "-f", help="table, md, csv, json or latex."),
 ) -> None:
     """Rank runs by a metric, best first, with each run's change against the baseline."""
@@ -34,10 +36,12 @@ def leaderboard(
     from expctl.ids import check_tag
     from expctl.leaderboard import build_board
     from expctl.registry.index import refresh_statuses
-    from expctl.registry.queries import parse_where, tag_where
+    from expctl.registry.queries import Where, parse_where, tag_where
 
     check_format(fmt, BOARD_FORMATS)
     wheres = [parse_where(w) for w in where] + [tag_where(check_tag(t)) for t in tags]
+    if sweep:
+        wheres.append(Where("sweep", sweep, None))
     ws = get_workspace()
     with open_index(ws) as db:
         refresh_statuses(ws, db)

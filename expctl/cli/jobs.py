@@ -9,7 +9,8 @@ from expctl.cli.app import app, get_workspace
 
 @app.command()
 def launch(
-    run_id: str | None = typer.Argument(None, help="Run id (default: the current run)."),
+    run_ids: list[str] | None = typer.Argument(None, help="Run ids (default: the current run).",
+                                               show_default=False),
     screen: bool = typer.Option(False, "--screen", help="Run in a detached screen session."),
     tmux: bool = typer.Option(False, "--tmux", help="Run in a detached tmux session."),
     local: bool = typer.Option(False, "--local", help="Run as a detached background process."),
@@ -25,6 +26,11 @@ def launch(
                                    "value for the new attempt, checked like `new --set` "
                                    "(config.yaml becomes the new attempt's; earlier ones stay "
                                    "in attempts/<n>/config.yaml). Repeatable."),
+    queue: bool = typer.Option(False, "--queue", help="Put the runs in the workspace queue: "
+                               "its scheduler starts each when its GPUs (or slots) are free."),
+    priority: int = typer.Option(0, "--priority", help="With --queue: higher starts first."),
+    after: list[str] = typer.Option([], "--after", help="With --queue: start only once this "
+                                    "run has finished successfully (repeatable)."),
 ) -> None:
     """Start the run's training command detached, under expctl's supervisor, which logs all
     output to training_logs/stdout.log and records the exit code.
@@ -46,41 +52,84 @@ def launch(
     chosen = [name for name, flag in flags if flag]
     if len(chosen) > 1:
         raise BadInputError("Give at most one of --screen, --tmux, --local and --slurm.")
+    if not queue and (after or priority):
+        raise BadInputError("--after and --priority go with --queue.")
+    if queue and gpus is not None:
+        raise BadInputError("--gpus does not go with --queue: the queue assigns the GPUs.",
+                            hint="list them in expctl.yaml: `queue: {gpus: [0, 1]}`")
     ws = get_workspace()
-    run_id = resolve_run_id(ws, run_id)
-    plan = plan_launch(ws, run_id, chosen[0] if chosen else None,
-                       parse_gpus(gpus) if gpus is not None else None, resume, list(sets))
+    ids = [resolve_run_id(ws, r) for r in run_ids] if run_ids else [resolve_run_id(ws, None)]
+    if queue:
+        _queue(ws, ids, chosen[0] if chosen else None, priority, after, resume, dry_run)
+        return
+    plans = [plan_launch(ws, run_id, chosen[0] if chosen else None,
+                         parse_gpus(gpus) if gpus is not None else None, resume,
+                         list(sets))
+             for run_id in ids]  # every run checked before any starts
     if dry_run:
-        info = describe(plan)
-        pairs = [("run", info["run"]), ("launcher", info["launcher"]), ("cwd", info["cwd"]),
-                 ("command", info["command"]), ("argv", json.dumps(info["argv"]))]
-        pairs += [("env", f"{k}={shlex.quote(v)}") for k, v in info["env"].items()]
-        console.key_values(pairs)
+        for plan in plans:
+            info = describe(plan)
+            pairs = [("run", info["run"]), ("launcher", info["launcher"]), ("cwd", info["cwd"]),
+                     ("command", info["command"]), ("argv", json.dumps(info["argv"]))]
+            pairs += [("env", f"{k}={shlex.quote(v)}") for k, v in info["env"].items()]
+            console.key_values(pairs)
         console.info("dry run: nothing started (the job also gets this shell's environment)")
         return
-    for note in plan.notes:
-        console.warn(note)
-    launched = start(ws, plan)
-    launcher = get_launcher(launched.launcher)
-    where = (f"{launched.launcher} {launcher.handle} {launched.session}" if launched.session
-             else "a background process")
-    console.success(f"launched run {run_id} in {where} (attempt {launched.attempt})")
-    hints = f"follow it: expctl logs -f {run_id}  |  expctl status {run_id}"
-    attachable = launched.session and launcher.attachable
-    console.info(hints + (f"  |  expctl attach {run_id}" if attachable else ""))
-    for warning in launched.warnings:
-        console.warn(warning)
+    for plan in plans:
+        run_id = plan.run.id
+        for note in plan.notes:
+            console.warn(note)
+        launched = start(ws, plan)
+        launcher = get_launcher(launched.launcher)
+        where = (f"{launched.launcher} {launcher.handle} {launched.session}" if launched.session
+                 else "a background process")
+        console.success(f"launched run {run_id} in {where} (attempt {launched.attempt})")
+        hints = f"follow it: expctl logs -f {run_id}  |  expctl status {run_id}"
+        attachable = launched.session and launcher.attachable
+        console.info(hints + (f"  |  expctl attach {run_id}" if attachable else ""))
+        for warning in launched.warnings:
+            console.warn(warning)
 
 
-def _reindex(ws, run_id: str) -> None:
-    """Update the registry's row; the job's state is already decided, so a failure here is
+def _queue(ws, ids: list[str], launcher: str | None, priority: int, after: list[str],
+           resume: bool, dry_run: bool) -> None:
+    """`launch --queue`: the runs into the workspace queue, and its scheduler woken."""
+    from expctl import console
+    from expctl.queue.operations import enqueue
+    from expctl.queue.service import wake
+    from expctl.runs import resolve_run_id
+
+    after = [resolve_run_id(ws, a) for a in after]
+    if dry_run:
+        from expctl.phases.launch import plan_launch
+
+        for run_id in ids:
+            plan_launch(ws, run_id, launcher, None, resume)
+            console.out(f"would queue {run_id}")
+        console.info("dry run: nothing queued")
+        return
+    from expctl.phases.launch import plan_launch
+    from expctl.queue.slots import run_need
+
+    plans = [plan_launch(ws, run_id, launcher, None, resume) for run_id in ids]
+    planned = [(p.run.id, p.launcher, run_need(p.run.config())) for p in plans]
+    positions = enqueue(ws, planned, launcher, priority, after, resume)
+    for run_id, position in zip(ids, positions, strict=True):
+        console.success(f"queued run {run_id} (position {position})")
+    _reindex(ws, *ids)
+    wake(ws.root)
+    console.info("see the queue: expctl queue  |  expctl status RUN")
+
+
+def _reindex(ws, *run_ids: str) -> None:
+    """Update the registry's rows; the job's state is already decided, so a failure here is
     only a warning."""
     from expctl import console
 
     try:
         from expctl.registry import index_runs
 
-        index_runs(ws, [run_id])
+        index_runs(ws, list(run_ids))
     except Exception as exc:  # noqa: BLE001 - the index can always be rebuilt from the folders
         reason = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
         console.warn(f"the registry was not updated ({reason}); run `expctl reindex`")
@@ -180,7 +229,7 @@ def logs(
 
     run = _load(run_id)
     path = log_path(run)
-    if not path.exists() and run_status(run).state == "created":
+    if not path.exists() and run_status(run).state in ("created", "queued", "blocked"):
         # An error like `wait` and `stop`: a script must not mistake "no log" for "empty log".
         raise ConflictError(f"Run `{run.id}` has not been launched: no log yet.",
                             hint=f"launch it with `expctl launch {run.id}`")

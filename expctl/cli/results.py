@@ -19,9 +19,10 @@ LS_FORMATS = ("table", "json", "csv")
 @app.command("ls")
 def ls_cmd(
     status: str | None = typer.Option(None, "--status", "-s", help="Only runs in this state: "
-                                      "created, running, finished, failed, killed, lost or "
-                                      "imported."),
+                                      "created, queued, blocked, running, finished, failed, "
+                                      "killed, lost or imported."),
     recipe: str | None = typer.Option(None, "--recipe", "-r", help="Only runs of this recipe."),
+    sweep: str | None = typer.Option(None, "--sweep", help="Only runs of this sweep."),
     limit: int = typer.Option(50, "--limit", "-n", help="Show at most N runs, newest first; "
                               "0 shows all.", min=0),
     tags: list[str] = typer.Option([], "--tag", "-t", help="Only runs with this tag "
@@ -51,7 +52,7 @@ def ls_cmd(
 
         with open_index(ws) as db:
             refresh_statuses(ws, db)
-            rows, total = list_runs(db, status, recipe, limit, tags)
+            rows, total = list_runs(db, status, recipe, limit, tags, sweep)
             run_tags = tags_for(db, [r.id for r in rows])
     settings = read_settings(ws)
     if fmt == "json":
@@ -78,8 +79,8 @@ def ls_cmd(
             console.info("no archived runs match" if status or recipe or tags
                          else "no archived runs (see `expctl archive`)")
         else:
-            console.info("no runs match" if status or recipe or tags else "no runs yet: create "
-                         "one with `expctl new` or bring results with `expctl import`")
+            console.info("no runs match" if status or recipe or tags or sweep else "no runs yet: "
+                         "create one with `expctl new` or bring results with `expctl import`")
 
 
 def _archived_rows(ws, status, recipe, tags, limit):
@@ -104,6 +105,11 @@ def _status_cell(ws, row):
     """A running run's status as its launcher sees it now, with progress, elapsed time, ETA
     and loss (`running 1.2k/100k · 4m05s elapsed · eta 2h10m · loss 0.31`, or Slurm's
     `PENDING (Priority)`), read from its folder; any other run's as indexed."""
+    if row.status in ("queued", "blocked"):
+        from expctl.queue.store import queue_dir, read_entry
+
+        entry = read_entry(queue_dir(ws.root), row.id)
+        return f"{row.status} ({entry.reason})" if entry and entry.reason else row.status
     if row.status != "running":
         return row.status
     from expctl.errors import ExpctlError

@@ -219,12 +219,13 @@ def _kill(pid: int, sig: int) -> None:
 
 def wait_for(run, timeout: float | None = None, poll_s: float = 0.25,
              on_update: Callable[[JobStatus], None] = lambda _s: None) -> tuple[JobStatus, bool]:
-    """Poll until the run is no longer running; returns its status and whether time ran out."""
+    """Poll until the run is no longer queued or running; returns its status and whether time
+    ran out."""
     deadline = None if timeout is None else time.monotonic() + timeout
     while True:
         status = derive_status(run)
         on_update(status)
-        if status.state != "running":
+        if status.state not in ("running", "queued"):
             return status, False
         if deadline is not None and time.monotonic() >= deadline:
             return status, True

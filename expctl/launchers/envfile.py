@@ -25,10 +25,11 @@ from expctl.rundir import read_json_file
 ENV_SUFFIX = ".env.json"
 
 
-def save_environment(jobs_dir: Path, name: str) -> Path:
-    """Write this process's environment (less its session's variables) to a new private file
-    `jobs_dir/<name>-<random>.env.json`; returns its path."""
-    env = {k: v for k, v in os.environ.items() if k not in SESSION_VARIABLES}
+def save_environment(jobs_dir: Path, name: str, environ: dict[str, str] | None = None) -> Path:
+    """Write this process's environment (or `environ`), less its session's variables, to a
+    new private file `jobs_dir/<name>-<random>.env.json`; returns its path."""
+    source = os.environ if environ is None else environ
+    env = {k: v for k, v in source.items() if k not in SESSION_VARIABLES}
     jobs_dir.mkdir(parents=True, exist_ok=True)
     path = jobs_dir / f"{name}-{secrets.token_hex(4)}{ENV_SUFFIX}"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

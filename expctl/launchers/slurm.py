@@ -97,14 +97,18 @@ def sbatch_options(spec: Any) -> list[str]:
 
 
 def batch_script(argv: list[str], options: list[str], logs_dir: Path,
-                 after: list[str] | None = None) -> str:
+                 after: list[str] | None = None, tasks: Path | None = None) -> str:
     """A bash batch script that runs `argv` and records how it ended.
 
     TERM (scancel, time limit) is recorded as 143 at once, since SIGKILL follows KillWait
     seconds later, then passed on. INT and USR1 (e.g. `--signal=B:USR1@300` before the time
     limit) become SIGINT for the command: expctl's "save and exit" request. `after` runs
     next, with the same signals (for the supervisor: it waits while a job whose supervisor
-    died lives on, so the Slurm job stays RUNNING exactly as long as the job)."""
+    died lives on, so the Slurm job stays RUNNING exactly as long as the job).
+
+    With `tasks` (a job array's task-index file, one run folder per line) each task reads its
+    run folder from line SLURM_ARRAY_TASK_ID, records its end there as
+    `slurm-<array job>_<task>.exit.json`, and runs `argv` + that run's launch.json."""
     sbatch = "".join(f"#SBATCH {option}\n" for option in options)
     then = "" if not after else f"""
 # Its job may outlive a supervisor that died: the Slurm job lasts while any of it runs.
@@ -114,18 +118,28 @@ child=$!
 wait_child
 [ "$code" -eq 0 ] && code=$first
 """
+    job = '"$SLURM_JOB_ID"'
     exit_file = shlex.quote(str(logs_dir)) + '/slurm-"$SLURM_JOB_ID".exit.json'
+    command = shlex.join(argv)
+    resolve = ""
+    if tasks is not None:
+        job = '"$task_id"'
+        exit_file = f'"$run_dir"/{LOGS}/slurm-"$task_id".exit.json'
+        command += ' "$run_dir"/launch.json'
+        resolve = (f"mapfile -t runs < {shlex.quote(str(tasks))}\n"
+                   'run_dir="${runs[$SLURM_ARRAY_TASK_ID]}"\n'
+                   'task_id="${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}"\n')
     return f"""#!/bin/bash
 {sbatch}# Written by expctl. The command's working directory and environment are in launch.json.
 export PYTHONUNBUFFERED=1
-exit_file={exit_file}
+{resolve}exit_file={exit_file}
 child=""
 
 record() {{  # exit code, signal name or nothing
     local signal=null
     [ -n "$2" ] && signal="\\"$2\\""
     printf '{{"job_id": "%s", "exit_code": %d, "signal": %s, "ended": "%s", "host": "%s"}}\\n' \\
-        "$SLURM_JOB_ID" "$1" "$signal" "$(date -Iseconds)" "$(hostname)" >"$exit_file.tmp" &&
+        {job} "$1" "$signal" "$(date -Iseconds)" "$(hostname)" >"$exit_file.tmp" &&
         mv -f "$exit_file.tmp" "$exit_file"
 }}
 on_term() {{
@@ -151,7 +165,7 @@ wait_child() {{  # sets code: the child's exit status
     done
 }}
 
-{shlex.join(argv)} &
+{command} &
 child=$!
 wait_child
 {then}[ -f "$exit_file" ] || record "$code" ""
@@ -181,6 +195,35 @@ def submit(argv: list[str], run_dir: Path, name: str, spec: Any,
         raise ExpctlError(f"sbatch refused the job: {why}",
                           hint=f"check the `slurm:` settings; the script is {script}")
     return job_id
+
+
+def submit_array(argv: list[str], tasks: Path, name: str, spec: Any, output_dir: Path,
+                 dependency: str | None = None) -> str:
+    """Submit one job array, task i running `argv` + the launch.json of line i of `tasks`;
+    returns the array's job id (task i is `<id>_<i>`)."""
+    count = len([line for line in tasks.read_text(encoding="utf-8").splitlines() if line])
+    script = output_dir / f"slurm-{name}.sh"
+    script.write_text(batch_script(argv, sbatch_options(spec), output_dir, tasks=tasks),
+                      encoding="utf-8")
+    output = str(output_dir).replace("%", "%%") + "/slurm-%A_%a.out"
+    command = ["sbatch", "--parsable", f"--job-name={name}", f"--array=0-{count - 1}",
+               f"--output={output}", f"--chdir={output_dir}", "--export=ALL"]
+    if dependency:
+        command.append(f"--dependency=afterok:{dependency}")
+    result = _run([*command, str(script)])
+    job_id = result.stdout.strip().split(";")[0]
+    if result.returncode != 0 or not job_id.isdigit():
+        why = " ".join((result.stderr or result.stdout).split()) or f"exit {result.returncode}"
+        raise ExpctlError(f"sbatch refused the job array: {why}",
+                          hint=f"check the `slurm:` settings; the script is {script}")
+    return job_id
+
+
+_JOB_ID = re.compile(r"\d+(_\d+)?")  # a job, or one task of a job array
+
+
+def is_job_id(text: str) -> bool:
+    return bool(_JOB_ID.fullmatch(text))
 
 
 # --- what Slurm knows about a job --------------------------------------------------------------
@@ -214,7 +257,8 @@ def query_job(job_id: str, name: str | None = None) -> SlurmJob:
 
 
 def _query_job(job_id: str, name: str | None) -> SlurmJob:
-    result = _run(["squeue", "-h", "-j", job_id, "--states=all", "-o", "%T|%N|%r|%j"])
+    # -r: one line per array task, also for tasks still pending as one record
+    result = _run(["squeue", "-h", "-r", "-j", job_id, "--states=all", "-o", "%T|%N|%r|%j"])
     line = result.stdout.strip().splitlines()[-1:] if result.returncode == 0 else []
     if line:
         state, node, reason, job_name = (line[0].split("|") + ["", "", "", ""])[:4]
@@ -272,9 +316,9 @@ def slurm_view(run_dir: Path, launch: dict[str, Any], record: dict[str, Any] | N
     job_id = str(launch.get("session") or "")
     launched = parse_iso(launch.get("launched")) or 0.0
     recently = time.time() - launched < SUBMIT_GRACE_S
-    if not job_id.isdigit():  # being submitted; long after, sbatch must have failed
+    if not is_job_id(job_id):  # being submitted; long after, sbatch must have failed
         return {"state": "running" if recently else "lost", "slurm_state": "SUBMITTING"}
-    job = query_job(job_id, launch.get("run_id"))
+    job = query_job(job_id, launch.get("job_name") or launch.get("run_id"))
     view: dict[str, Any] = {"slurm_state": job.state, "node": job.node, "reason": job.reason}
     if job.active:
         return {**view, "state": "running"}
@@ -311,7 +355,7 @@ def stop_job(run: Any, state_of: Callable[[], Any], force: bool = False, grace: 
     derived status)."""
     status = state_of()
     job_id = str(status.session or "")
-    if status.state != "running" or not job_id.isdigit():
+    if status.state != "running" or not is_job_id(job_id):
         raise ConflictError(f"Run `{run.id}` is not running ({status.state}).")
     if not force and status.slurm_state == "RUNNING":
         # Only the batch script (which passes SIGINT to expctl's supervisor) and the srun
@@ -325,7 +369,7 @@ def stop_job(run: Any, state_of: Callable[[], Any], force: bool = False, grace: 
     _scancel([job_id])
     notify(f"cancelled Slurm job {job_id} of run {run.id}; waiting for it to end")
     if not _wait_ended(state_of, STOP_WAIT_S):
-        final = query_job(job_id, run.id)
+        final = query_job(job_id)
         raise ExpctlError(f"Slurm job {job_id} of run `{run.id}` is still {final.state} "
                           "after scancel.", hint=f"see `scontrol show job {job_id}`")
     if was_pending and read_exit_file(run.path, job_id) is None:
@@ -389,7 +433,7 @@ class SlurmLauncher:
         return Started(job_id, lambda: False, queued=True)
 
     def session_alive(self, session: str) -> bool:
-        return session.isdigit() and query_job(session).active
+        return is_job_id(session) and query_job(session).active
 
     def attach_argv(self, session: str) -> list[str]:
         from expctl.errors import BadInputError

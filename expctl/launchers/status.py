@@ -1,6 +1,8 @@
 """A launched run's state, derived from its files and the process table, never stored.
 
     created   never launched (no launch.json)
+    queued    waiting in the workspace queue (reason: no free GPU, waiting for a run, ...)
+    blocked   in the queue, but a run it waits for failed: it will not start
     running   the supervisor is alive (or has just been started), or it died and a process
               of the job still runs (`orphan`, with a note): the job's liveness is the job's
     finished  the job exited with code 0
@@ -18,6 +20,7 @@ from typing import Any
 
 from expctl.launchers.jobfiles import same_process_alive
 from expctl.launchers.liveness import job_alive
+from expctl.queue.store import WAITING, queue_dir_of_run, read_entry
 from expctl.rundir import METRICS_FILE, parse_iso, read_exit_record, read_launch_record
 
 START_GRACE_S = 30.0  # a launch without a supervisor record is "running" this long, then lost
@@ -57,6 +60,9 @@ class JobStatus:
 def derive_status(run: Any, tail_bytes: int = 65536) -> JobStatus:
     """The state of `run`'s job with timing, progress and the latest metric values.
     `tail_bytes` bounds how much of metrics.jsonl is read (0: skip metrics)."""
+    entry = read_entry(queue_dir_of_run(run.path), run.path.name)
+    if entry is not None and entry.state in WAITING:  # a queued --resume has a launch record
+        return JobStatus(entry.state, reason=entry.reason, planned_steps=run.info.steps)
     launch = read_launch_record(run.path)
     if launch is None:
         return JobStatus("created", planned_steps=run.info.steps)
@@ -195,6 +201,8 @@ def status_text(status: JobStatus) -> str:
 
 
 def _state_text(status: JobStatus) -> str:
+    if status.state in WAITING and status.reason:
+        return f"{status.state} ({status.reason})"
     if status.state == "running" and status.slurm_state:
         words = [status.slurm_state]
         if status.node and status.slurm_state != "PENDING":

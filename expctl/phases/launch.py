@@ -121,6 +121,10 @@ def check_launchable(run: Run, resume: bool) -> None:
     if run.info.imported:
         raise ConflictError(f"Run `{run.id}` was imported; it has no job to launch.")
     state = run_state(run)
+    if state in ("queued", "blocked"):
+        raise ConflictError(f"Run `{run.id}` is {state} in the workspace queue.",
+                            hint=f"see `expctl queue`, or take it out: `expctl queue cancel "
+                            f"{run.id}`")
     if state == "running":
         raise ConflictError(f"Run `{run.id}` is already running.",
                             hint=f"see `expctl status {run.id}`, or `expctl stop {run.id}`")
@@ -146,8 +150,10 @@ def describe(plan: LaunchPlan) -> dict:
             "command": shlex.join(plan.command.argv)}
 
 
-def start(ws: Workspace, plan: LaunchPlan) -> Launched:
-    """Write launch.json and training_command.txt, start the supervisor, wait for the job."""
+def start(ws: Workspace, plan: LaunchPlan, environ: dict[str, str] | None = None) -> Launched:
+    """Write launch.json and training_command.txt, start the supervisor, wait for the job.
+    `environ`: the environment the job gets (default: this process's; the queue passes the
+    one of the command that queued the run)."""
     launcher = get_launcher(plan.launcher)
     launcher.check_available()
     run = plan.run
@@ -174,7 +180,8 @@ def start(ws: Workspace, plan: LaunchPlan) -> Launched:
             "env": plan.command.env,
             # The caller's environment, unless the launcher carries it itself (Slurm).
             "env_file": None if getattr(launcher, "exports_environment", False)
-            else str(save_environment(ws.state_dir / JOBS_DIR, f"{run.id}-{launch_id}")),
+            else str(save_environment(ws.state_dir / JOBS_DIR, f"{run.id}-{launch_id}",
+                                     environ)),
             "python": sys.executable,
             "supervisor_pid": None,
         }
@@ -220,6 +227,90 @@ def _index(ws: Workspace, run_id: str) -> list[str]:
         reason = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
         return [f"the registry was not updated ({reason}); run `expctl reindex`"]
     return []
+
+
+def start_array(ws: Workspace, plans: list[LaunchPlan], job_name: str, tasks: Path,
+                output_dir: Path, after_job: str | None = None) -> tuple[str, list[Launched]]:
+    """Launch Slurm runs as one job array: task i runs the run folder on line i of `tasks`
+    (which must list the plans' runs in order). Returns the array's job id."""
+    from contextlib import ExitStack
+
+    from expctl.launchers import slurm
+
+    slurm.LAUNCHER.check_available()
+    listed = [line for line in tasks.read_text(encoding="utf-8").splitlines() if line]
+    if listed != [str(p.run.path) for p in plans]:
+        raise ExpctlError(f"{tasks} does not list the runs in order.")
+    specs = [slurm.slurm_spec(p.run.path) for p in plans]
+    if any(s != specs[0] for s in specs):
+        raise BadInputError("A job array has one set of sbatch settings, but the runs' "
+                            "`slurm:` settings differ.", hint="launch them one by one")
+    with ExitStack() as stack:
+        for plan in plans:
+            stack.enter_context(_launch_lock(ws, plan.run.id))
+            check_launchable(load_run(ws, plan.run.id), plan.resume)
+        written = []
+        try:
+            for plan in plans:
+                written.append(_write_spec(ws, plan, None, None, job_name=job_name))
+            argv = [specs[0].python or sys.executable, "-m", "expctl.launchers.supervisor"]
+            job_id = slurm.submit_array(argv, tasks, job_name, specs[0], output_dir, after_job)
+        except BaseException:
+            for plan, (spec, previous) in zip(plans, written, strict=False):  # those written
+                _undo(plan.run.path, previous, spec["attempt"] - 1, _env_path(spec))
+            raise
+        launched = []
+        for index, (plan, (spec, _)) in enumerate(zip(plans, written, strict=True)):
+            session = f"{job_id}_{index}"
+            _record_session(ws, plan, spec, session)
+            launched.append(Launched(plan.run.id, "slurm", session, None, spec["attempt"]))
+    return job_id, launched
+
+
+def _write_spec(ws: Workspace, plan: LaunchPlan, session: str | None,
+                environ: dict[str, str] | None, job_name: str | None = None
+                ) -> tuple[dict, dict]:
+    """Write launch.json (what the supervisor runs) and training_command.txt, keeping the
+    previous attempt's exit record; returns the spec and the launch.json it replaced."""
+    run = plan.run
+    previous = read_json_file(run.path / LAUNCH_FILE) or {}
+    attempt = int(previous.get("attempt") or 0) + 1
+    _keep_old_record(run.path, attempt - 1)
+    launch_id = secrets.token_hex(6)
+    spec = {
+        "version": FORMAT_VERSION,
+        "launch_id": launch_id,
+        "run_id": run.id,
+        "attempt": attempt,
+        "resume": plan.resume,
+        "sets": plan.sets,
+        "launched": now_iso(),
+        "launcher": plan.launcher,
+        "session": session,
+        "argv": plan.command.argv,
+        "cwd": str(plan.command.cwd),
+        "env": plan.command.env,
+        # The caller's environment, unless the launcher carries it itself (Slurm).
+        "env_file": None if getattr(get_launcher(plan.launcher), "exports_environment", False)
+        else str(save_environment(ws.state_dir / JOBS_DIR, f"{run.id}-{launch_id}", environ)),
+        "python": sys.executable,
+        "supervisor_pid": None,
+    }
+    if job_name is not None:
+        spec["job_name"] = job_name  # a job array's tasks share one Slurm job name
+    # Not fsynced: the job should start at once; the rewrite after the start is.
+    write_json_atomic(run.path / LAUNCH_FILE, spec, durable=False)
+    (run.path / COMMAND_FILE).write_text(shlex.join(plan.command.argv) + "\n", "utf-8")
+    return spec, previous
+
+
+def _record_session(ws: Workspace, plan: LaunchPlan, spec: dict, session: str | None) -> None:
+    """The started job's session (or Slurm job id) in launch.json and run.yaml."""
+    spec["session"] = session
+    write_json_atomic(plan.run.path / LAUNCH_FILE, spec)
+    current = load_run(ws, plan.run.id)  # re-read: keep whatever else changed in run.yaml
+    current.info.launcher, current.info.session = plan.launcher, session
+    save_info(current)
 
 
 @contextmanager

@@ -57,6 +57,7 @@ def create_run(
     recipe_name: str | None = None,
     overrides: list[str] = (),
     hypothesis: str | None = None,
+    sweep: str | None = None,
 ) -> Run:
     """Create runs/<run_id> from a recipe: resolved config, git and environment snapshot."""
     from expctl.recipes import load_recipe, parse_steps, recipe_for_run_id, steps_override
@@ -77,7 +78,8 @@ def create_run(
 
         all_overrides.insert(0, steps_override(recipe_name, load_raw(ws, recipe_name), steps))
     recipe, config = load_recipe(ws, recipe_name, all_overrides)
-    return write_run_folder(ws, run_id, recipe_name, recipe, config, list(overrides), hypothesis)
+    return write_run_folder(ws, run_id, recipe_name, recipe, config, list(overrides), hypothesis,
+                            sweep=sweep)
 
 
 def fork_run(ws: Workspace, new_id: str, source_id: str, overrides: list[str] = (),
@@ -124,7 +126,7 @@ def fork_run(ws: Workspace, new_id: str, source_id: str, overrides: list[str] = 
 
 def write_run_folder(ws: Workspace, run_id: str, recipe_name: str | None, recipe: Any,
                      config: dict, overrides: list[str], hypothesis: str | None = None,
-                     forked_from: str | None = None) -> Run:
+                     forked_from: str | None = None, sweep: str | None = None) -> Run:
     """Snapshot git and the environment and write runs/<run_id> for a resolved recipe.
 
     The folder is assembled under a temporary name and renamed into place, so a failure
@@ -142,6 +144,7 @@ def write_run_folder(ws: Workspace, run_id: str, recipe_name: str | None, recipe
         forked_from=forked_from,
         git=GitState(**git.as_dict()),
         isolation=isolation_for(recipe.isolation, git),
+        sweep=sweep,
     )
     ws.runs_dir.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".new-{run_id}-", dir=ws.runs_dir))

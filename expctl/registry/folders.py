@@ -51,6 +51,7 @@ class RunRecord:
     git_dirty: bool = False
     launcher: str | None = None
     session: str | None = None
+    sweep: str | None = None
     params: dict[str, Any] = field(default_factory=dict)  # flattened keys
     metrics: dict[str, float] = field(default_factory=dict)  # final values
     series: dict[str, Series] = field(default_factory=dict)
@@ -152,6 +153,7 @@ def record_from(info: Any, params: dict, primary_metric: str | None, metrics: di
         git_dirty=git.dirty,
         launcher=info.launcher,
         session=info.session,
+        sweep=getattr(info, "sweep", None),
         params=flatten(params) if isinstance(params, dict) else {},
         metrics=metrics,
         series=series,

@@ -20,14 +20,14 @@ from expctl.workspace import Workspace
 
 # States that change without expctl writing anything (the job runs on, or its session dies):
 # `ls` and `leaderboard` derive these again from the files before they show them.
-VOLATILE_STATES = ("running", "lost")  # may change without expctl writing the folder
+VOLATILE_STATES = ("queued", "blocked", "running", "lost")  # may change on their own
 # Up to this many runs stored as `created`, `ls` looks for each one's launch.json; beyond it,
 # it lists the launch lock files once instead.
 STAT_AT_MOST = 100
 
 _RUN_COLUMNS = ("id", "recipe", "status", "created", "created_ts", "imported", "steps",
                 "primary_metric", "git_sha", "git_branch", "git_dirty", "launcher", "session",
-                "indexed_at")
+                "sweep", "indexed_at")
 _METRIC_COLUMNS = ("run_id", "name", "value", "last", "last_step", "min", "min_step", "max",
                    "max_step", "count")
 
@@ -304,7 +304,8 @@ def _run_row(r: RunRecord, stamp: str, widest: int = SQLITE_WIDEST_INT) -> dict:
         "created_ts": r.created_ts, "imported": r.imported,
         "steps": _int_or_none(r.steps, widest),
         "primary_metric": r.primary_metric, "git_sha": r.git_sha, "git_branch": r.git_branch,
-        "git_dirty": r.git_dirty, "launcher": r.launcher, "session": r.session, "indexed_at": stamp,
+        "git_dirty": r.git_dirty, "launcher": r.launcher, "session": r.session, "sweep": r.sweep,
+        "indexed_at": stamp,
     }
 
 

@@ -35,9 +35,22 @@ def m002_tags(conn) -> None:
     create_tags_table(conn)
 
 
+def m003_sweep(conn) -> None:
+    """runs.sweep (run.yaml's sweep id) with its index, for `ls/leaderboard --sweep`. A
+    registry made by m001 from today's schema has both already."""
+    from sqlalchemy import inspect, text
+
+    inspector = inspect(conn)
+    if "sweep" not in {c["name"] for c in inspector.get_columns("runs")}:
+        conn.execute(text("ALTER TABLE runs ADD COLUMN sweep VARCHAR"))
+    if "ix_runs_sweep_created" not in {i["name"] for i in inspector.get_indexes("runs")}:
+        conn.execute(text("CREATE INDEX ix_runs_sweep_created ON runs (sweep, created_ts)"))
+
+
 MIGRATIONS: list[Callable] = [
     m001_initial,
     m002_tags,
+    m003_sweep,
 ]
 KNOWN = [m.__name__ for m in MIGRATIONS]
 

@@ -17,7 +17,7 @@ from expctl.errors import BadInputError
 from expctl.registry.db import Database
 from expctl.state import STATES
 
-RUN_COLUMNS = ("recipe", "status")  # --where keys that name run columns rather than params
+RUN_COLUMNS = ("recipe", "status", "sweep")  # --where keys that name run columns, not params
 RUN_STATES = STATES  # one list, defined with the function that derives them
 TAG_KEY = "tag"  # --where tag=T (and --tag T): runs with that tag; `params.tag` is a param
 ID_CHUNK = 500
@@ -175,13 +175,16 @@ def tag_where(tag: str) -> Where:
 
 
 def list_runs(db: Database, status: str | None = None, recipe: str | None = None,
-              limit: int = 50, tags: Sequence[str] = ()) -> tuple[list[RunSummary], int]:
+              limit: int = 50, tags: Sequence[str] = (), sweep: str | None = None
+              ) -> tuple[list[RunSummary], int]:
     """Runs newest first (at most `limit`, 0 for all) and how many match in all; `tags`:
-    only runs with every one of them."""
+    only runs with every one of them; `sweep`: only the runs of that sweep."""
     wheres = [Where("status", status, None)] if status else []
     if recipe:
         wheres.append(Where("recipe", recipe, None))
     wheres.extend(tag_where(t) for t in tags)
+    if sweep:
+        wheres.append(Where("sweep", sweep, None))
     cond, params = filter_sql(wheres)
     sql = ("SELECT r.id, r.recipe, r.status, r.created, r.steps, r.imported, r.primary_metric,"
            " m.value FROM runs r LEFT JOIN metrics m"

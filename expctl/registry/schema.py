@@ -30,6 +30,7 @@ class RunRow(SQLModel, table=True):
         Index("ix_runs_created", "created_ts", "id"),
         Index("ix_runs_status_created", "status", "created_ts"),
         Index("ix_runs_recipe_created", "recipe", "created_ts"),
+        Index("ix_runs_sweep_created", "sweep", "created_ts"),  # ls/leaderboard --sweep
         CLUSTERED,
     )
 
@@ -46,6 +47,7 @@ class RunRow(SQLModel, table=True):
     git_dirty: bool = False
     launcher: str | None = None
     session: str | None = None  # screen/tmux session or Slurm job id
+    sweep: str | None = None  # run.yaml's sweep id (`expctl sweep`)
     indexed_at: str  # when this row was last written
 
 

@@ -19,7 +19,8 @@ from expctl.workspace import Workspace, direction_by_name
 
 # Top-level keys of expctl.yaml. An unknown key sends the file to full validation, which names
 # it; a key added to the settings model later only costs that slower path until listed here.
-KNOWN_KEYS = frozenset({"launcher", "baseline", "leaderboard", "metrics", "registry", "slurm"})
+KNOWN_KEYS = frozenset({"launcher", "baseline", "leaderboard", "metrics", "registry", "slurm",
+                        "queue"})
 DIRECTIONS = ("higher", "lower")
 METRIC_KEYS = frozenset({"direction", "scale", "decimals", "label", "unit"})
 MAX_DECIMALS = 12

@@ -154,7 +154,7 @@ def test_ls_refuses_an_unknown_status(workspace: Path, cli) -> None:
     assert code == ExitCode.BAD_INPUT  # was an empty list and exit 0, as if no run were bogus
     assert out == ""
     assert "Unknown status `bogus`" in err
-    assert "created, running, finished, failed, killed, lost, imported" in err
+    assert "created, queued, blocked, running, finished, failed, killed, lost, imported" in err
 
 
 def test_ls_accepts_every_state_and_only_those() -> None:

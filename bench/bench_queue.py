@@ -1,0 +1,226 @@
+"""The workspace queue's costs: the scheduler's overhead from a slot freeing up to the next
+job's first output line, `expctl queue` with 1,000 queued runs, and `expctl ls` while 100 runs
+are running.
+
+    python bench/bench_queue.py [--quick]
+
+Targets: overhead under 1 s (median over a chain of runs on one slot, minus the job's own
+start-up measured directly), `expctl queue` under 0.3 s, `ls` under 0.3 s. The 100 running
+runs are real: each run's exit record names a live `sleep` process as its supervisor and job,
+so every liveness check looks at a real process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from expctl.launchers.jobfiles import identity  # noqa: E402
+from expctl.phases.new import create_run  # noqa: E402
+from expctl.queue import store  # noqa: E402
+from expctl.rundir import now_iso, write_json_atomic  # noqa: E402
+from expctl.workspace import init_workspace  # noqa: E402
+
+EXPCTL = str(Path(sys.executable).with_name("expctl"))
+OVERHEAD_TARGET_S, QUEUE_TARGET_S, LS_TARGET_S = 1.0, 0.3, 0.3
+JOB = ("import sys, time, os, json\n"
+       "print('first line', flush=True)\n"
+       "time.sleep(float(sys.argv[1]))\n"
+       "open(os.environ['EXPCTL_RUN_DIR'] + '/exited', 'w').write(json.dumps(time.time()))\n")
+
+
+def workspace(settings: str) -> Path:
+    root = Path(tempfile.mkdtemp(prefix="bench-queue-"))
+    init_workspace(root)
+    (root / "expctl.yaml").write_text(settings)
+    (root / "job.py").write_text(JOB)
+    (root / "recipes" / "job.yaml").write_text(json.dumps({
+        "command": [sys.executable, "{workspace}/job.py", "{seconds}"],
+        "params": {"seconds": 0.5}}))
+    return root
+
+
+def cli(root: Path, *args: str) -> float:
+    t0 = time.perf_counter()
+    subprocess.run([EXPCTL, *args], cwd=root, check=True, stdin=subprocess.DEVNULL,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                   env={**os.environ, "EXPCTL_WORKSPACE": str(root)})
+    return time.perf_counter() - t0
+
+
+def first_line_at(log: Path, timeout: float = 60.0) -> float:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            if log.read_bytes().startswith(b"first line"):
+                return time.time()
+        except FileNotFoundError:
+            pass
+        time.sleep(0.0005)
+    raise SystemExit(f"no first line in {log}")
+
+
+def direct_start(root: Path) -> float:
+    """The job's own start-up: python to its first line, run directly."""
+    out = root / "direct.log"
+    times = []
+    for _ in range(3):
+        with open(out, "wb") as f:
+            t0 = time.time()
+            proc = subprocess.Popen([sys.executable, str(root / "job.py"), "0"], stdout=f,
+                                    env={**os.environ, "EXPCTL_RUN_DIR": str(root)})
+            times.append(first_line_at(out) - t0)
+        proc.wait()
+    return statistics.median(times)
+
+
+def bench_overhead(count: int) -> bool:
+    root = workspace("launcher: local\nqueue: {slots: 1}\n")
+    try:
+        ids = [f"chain{i}" for i in range(count)]
+        for run_id in ids:
+            create_run(Workspace(root), run_id, "job")
+        own = direct_start(root)
+        cli(root, "launch", *ids, "--queue")
+        gaps = []
+        for before, after in zip(ids, ids[1:], strict=False):
+            seen = first_line_at(root / "runs" / after / "training_logs" / "stdout.log")
+            exited = json.loads((root / "runs" / before / "exited").read_text())
+            gaps.append(seen - exited - own)
+        median, worst = statistics.median(gaps), max(gaps)
+        ok = median < OVERHEAD_TARGET_S
+        print(f"scheduler overhead, slot free -> next job's first line (minus the job's own "
+              f"{own:.3f} s start-up): median {median:.3f} s, max {worst:.3f} s over "
+              f"{len(gaps)} hand-overs (target < {OVERHEAD_TARGET_S} s) "
+              f"{'ok' if ok else 'MISSED'}")
+        wait_empty(root)
+        return ok
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def wait_empty(root: Path, timeout: float = 60.0) -> None:
+    deadline = time.time() + timeout
+    while store.scheduler_running(store.queue_dir(root)) and time.time() < deadline:
+        time.sleep(0.1)
+
+
+def copies(root: Path, template: Path, count: int, prefix: str) -> list[Path]:
+    """`count` run folders copied from `template` with their own ids (create_run per run
+    would spend minutes in git snapshots that this benchmark does not measure)."""
+    made = []
+    info = (template / "run.yaml").read_text()
+    for i in range(count):
+        run_id = f"{prefix}{i:04d}"
+        path = root / "runs" / run_id
+        shutil.copytree(template, path)
+        (path / "run.yaml").write_text(info.replace(f"id: {template.name}", f"id: {run_id}", 1))
+        made.append(path)
+    return made
+
+
+def bench_queue_listing(count: int) -> bool:
+    root = workspace("launcher: local\nqueue: {slots: 1}\n")
+    try:
+        template = create_run(Workspace(root), "template", "job").path
+        qdir = store.queue_dir(root)
+        store.set_paused(qdir, True)  # listed, not started
+        for path in copies(root, template, count, "q"):
+            store.write_entry(qdir, store.Entry(run_id=path.name, seq=store.arrival(),
+                                                queued=now_iso(), reason="queue paused"))
+        shutil.rmtree(template)
+        cli(root, "queue")  # warm the page cache; wakes the (paused) scheduler
+        from expctl.queue.operations import list_queue
+
+        listing = best_of(lambda: list_queue(Workspace(root)))
+        print(f"reading and ordering {count} queue entries, in-process (best of 5): "
+              f"{listing:.3f} s")
+        times = [cli(root, "queue") for _ in range(5)]
+        best, median = min(times), statistics.median(times)
+        start_up = statistics.median([cli(root, "--version") for _ in range(5)])
+        ok = median < QUEUE_TARGET_S
+        print(f"`expctl queue` with {count} queued runs: median {median:.3f} s, best "
+              f"{best:.3f} s (`expctl --version` alone: {start_up:.3f} s; target < "
+              f"{QUEUE_TARGET_S} s) {'ok' if ok else 'MISSED'}")
+        for name in os.listdir(qdir / "entries"):
+            (qdir / "entries" / name).unlink()
+        wait_empty(root)
+        return ok
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def bench_ls_running(count: int) -> bool:
+    root = workspace("launcher: local\n")
+    sleepers = [subprocess.Popen(["sleep", "600"]) for _ in range(count)]
+    try:
+        template = create_run(Workspace(root), "template", "job").path
+        paths = copies(root, template, count, "live")
+        shutil.rmtree(template)
+        for path, proc in zip(paths, sleepers, strict=True):
+            launch_id = "bench" + path.name
+            write_json_atomic(path / "launch.json", {
+                "version": 1, "launch_id": launch_id, "run_id": path.name, "attempt": 1,
+                "launched": now_iso(), "launcher": "local", "session": None})
+            me = identity(proc.pid)
+            write_json_atomic(path / "training_logs" / "job.json", {
+                "launch_id": launch_id, "state": "running", "started": now_iso(),
+                "supervisor": me, "job_pid": proc.pid, "job_start": me["pid_start"]})
+        cli(root, "reindex")
+        cli(root, "ls")
+        running = statistics.median([cli(root, "ls") for _ in range(5)])
+        for path in paths:  # the same runs, ended: what `ls` costs without running runs
+            job = json.loads((path / "training_logs" / "job.json").read_text())
+            job.update(state="ended", exit_code=0, ended=now_iso(), elapsed_s=1.0)
+            write_json_atomic(path / "training_logs" / "job.json", job)
+        cli(root, "ls")
+        idle = statistics.median([cli(root, "ls") for _ in range(5)])
+        start_up = statistics.median([cli(root, "--version") for _ in range(5)])
+        ok = running < LS_TARGET_S
+        print(f"`expctl ls` with {count} running runs: median {running:.3f} s; the same runs "
+              f"ended: {idle:.3f} s, so {1000 * (running - idle) / count:.2f} ms per running "
+              f"run (`expctl --version` alone: {start_up:.3f} s; target < {LS_TARGET_S} s) "
+              f"{'ok' if ok else 'MISSED'}")
+        return ok
+    finally:
+        for proc in sleepers:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+from expctl.workspace import Workspace  # noqa: E402
+
+
+def best_of(fn, times: int = 5) -> float:
+    results = []
+    for _ in range(times):
+        t0 = time.perf_counter()
+        fn()
+        results.append(time.perf_counter() - t0)
+    return min(results)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer hand-overs and runs")
+    args = parser.parse_args()
+    results = [bench_overhead(4 if args.quick else 8),
+               bench_queue_listing(1000),
+               bench_ls_running(100)]
+    sys.exit(0 if all(results) else 1)
+
+
+if __name__ == "__main__":
+    main()
