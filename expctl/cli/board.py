@@ -27,10 +27,13 @@ def leaderboard(
     tags: list[str] = typer.Option([], "--tag", "-t", help="Only runs with this tag "
                                    "(repeatable: runs with every one)."),
     fmt: str = typer.Option("table", "--format", "-f", help="table, md, csv, json or latex."),
+    all_workspaces: bool = typer.Option(False, "--all-workspaces", "-A", help="Rank the runs "
+                                        "of every workspace sharing this registry (default: "
+                                        "this workspace's); the baseline is this workspace's."),
 ) -> None:
     """Rank runs by a metric, best first, with each run's change against the baseline."""
     from expctl import console
-    from expctl.cli.results import open_index
+    from expctl.cli.results import open_index, refresh_shown
     from expctl.ids import check_tag
     from expctl.leaderboard import build_board
     from expctl.registry.index import refresh_statuses
@@ -41,7 +44,10 @@ def leaderboard(
     ws = get_workspace()
     with open_index(ws) as db:
         refresh_statuses(ws, db)
+        db.all_workspaces = all_workspaces
         board = build_board(ws, db, metric, baseline, top, wheres)
+        if refresh_shown(ws, db, [r.id for r in board.rows if r.workspace == db.key]):
+            board = build_board(ws, db, metric, baseline, top, wheres)  # a shown one changed
     for warning in board.warnings:
         console.warn(warning)
     if fmt == "json":
@@ -57,7 +63,10 @@ def leaderboard(
 def _table(board) -> tuple[list[str], list[list]]:
     from expctl.console import Cell, number
 
+    across = any(r.workspace_path is not None for r in board.rows)  # --all-workspaces
     columns = ["rank", "id", board.metric, "delta", "delta %", *board.columns, "note"]
+    if across:
+        columns.append("workspace")
     rows = []
     for r in board.rows:
         better = board.better(r.delta)
@@ -69,7 +78,8 @@ def _table(board) -> tuple[list[str], list[list]]:
         rows.append(["" if r.rank is None else r.rank,
                      Cell(r.id, "bold") if r.baseline else r.id,
                      "" if r.value is None else number(r.value, board.scale),
-                     Cell(delta, style), Cell(pct, style), *extras, note])
+                     Cell(delta, style), Cell(pct, style), *extras, note,
+                     *([r.workspace_path or ""] if across else [])])
     return columns, rows
 
 
@@ -88,6 +98,8 @@ def _json_row(board, r) -> dict:
            "delta_pct": r.delta_pct, "baseline": r.baseline, "missing": r.missing}
     for c in board.columns:
         row.setdefault(c, r.extras.get(c))
+    if r.workspace_path is not None:
+        row.setdefault("workspace", r.workspace_path)
     return {k: _json_number(v) for k, v in row.items()}
 
 
