@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import os
 import re
 import sys
@@ -99,7 +98,10 @@ def passthrough(data: bytes) -> None:
 
 
 def print_json(data: Any) -> None:
-    out(json.dumps(data, indent=2, default=str))
+    """Strict JSON: inf and nan are written as the strings "inf", "-inf", "nan"."""
+    from expctl.files import dumps_json
+
+    out(dumps_json(data))
 
 
 def table(

@@ -6,7 +6,7 @@ Exit codes (documented in README.md):
     2  bad input: an invalid id, recipe, override, metric name or option value
     3  not found: no such run, recipe, workspace or artifact
     4  conflict: the run already exists, is already running, or has nothing to do
-    5  registry: registry.db is corrupt, foreign or from a newer expctl (try `expctl reindex`)
+    5  registry: registry.db is corrupt, foreign or from a newer expctl (the hint says what to do)
     6  missing tool: screen, tmux, git or Slurm is not installed, or a Python package that a
        metric source needs (the message gives the install command)
     130 interrupted (Ctrl-C)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -53,7 +54,27 @@ def write_text_atomic(path: Path, text: str | bytes, private: bool = False) -> N
 
 
 def write_json(path: Path, data: Any) -> None:
-    write_text_atomic(path, json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
+    write_text_atomic(path, dumps_json(data) + "\n")
+
+
+NON_FINITE = {math.inf: "inf", -math.inf: "-inf"}
+
+
+def json_safe(value: Any) -> Any:
+    """`value` with every non-finite float as the string "inf", "-inf" or "nan": JSON has no
+    such numbers (json.dumps would write `Infinity`, which strict parsers refuse)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else NON_FINITE.get(value, "nan")
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return value
+
+
+def dumps_json(data: Any, indent: int | None = 2) -> str:
+    """Strict JSON text: non-finite numbers as strings (json_safe), other values as text."""
+    return json.dumps(json_safe(data), indent=indent, default=str, allow_nan=False)
 
 
 def write_yaml(path: Path, data: Any) -> None:
@@ -63,21 +84,27 @@ def write_yaml(path: Path, data: Any) -> None:
 
 
 def read_yaml(path: Path) -> Any:
-    """Parse a YAML file; a syntax error names the file and line."""
+    """Parse a YAML file within limits (expctl.yaml_limits); a syntax error, bytes that are
+    not UTF-8 or a file past the limits is one BadInputError naming the file."""
     import yaml
 
+    from expctl.yaml_limits import MAX_BYTES
+
     try:
-        text = path.read_text(encoding="utf-8")
+        size = path.stat().st_size
+        if size > MAX_BYTES:
+            raise BadInputError(f"{path}: {size:,} bytes, more than the {MAX_BYTES:,} a YAML "
+                                "file of expctl may have.", hint="shorten the file")
+        text = path.read_bytes().decode("utf-8")
     except FileNotFoundError:
         raise NotFoundError(f"File `{path}` does not exist.") from None
-    loader = getattr(yaml, "CSafeLoader", None)  # libyaml: several times faster (reindex)
-    if loader is not None:
-        try:
-            return yaml.load(text, Loader=loader)  # noqa: S506 - the safe loader
-        except yaml.YAMLError:
-            pass  # the pure-Python loader below reports the problem with its line
+    except UnicodeDecodeError as exc:
+        raise BadInputError(f"{path}: not UTF-8 text (byte {exc.start}).",
+                            hint="save the file as UTF-8") from None
+    except IsADirectoryError:
+        raise BadInputError(f"{path} is a folder, not a YAML file.") from None
     try:
-        return yaml.safe_load(text)
+        return load_yaml_text(text, str(path))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
@@ -85,11 +112,41 @@ def read_yaml(path: Path) -> Any:
         raise BadInputError(f"{where}: YAML syntax error: {problem}") from None
 
 
+def load_yaml_text(text: str, source: str) -> Any:
+    """YAML text as Python values, within expctl.yaml_limits (BadInputError naming `source`
+    past them); a syntax error is raised as yaml.YAMLError, found by the pure-Python loader
+    so that it carries the line."""
+    import yaml
+
+    from expctl.yaml_limits import check_node
+
+    fast = getattr(yaml, "CSafeLoader", None)  # libyaml: several times faster (reindex)
+    for attempt in (fast, yaml.SafeLoader):
+        if attempt is None:
+            continue
+        loader = attempt(text)
+        try:
+            node = loader.get_single_node()
+            if node is None:
+                return None
+            check_node(node, source)  # before building: a bomb is refused unexpanded
+            return loader.construct_document(node)
+        except yaml.YAMLError:
+            if attempt is yaml.SafeLoader:
+                raise
+        finally:
+            loader.dispose()
+    return None
+
+
 def read_json(path: Path) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise NotFoundError(f"File `{path}` does not exist.") from None
+    except UnicodeDecodeError as exc:
+        raise BadInputError(f"{path}: not UTF-8 text (byte {exc.start}).",
+                            hint="save the file as UTF-8") from None
     except ValueError as exc:
         raise BadInputError(f"{path}: invalid JSON: {exc}") from None
 

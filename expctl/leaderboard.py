@@ -33,6 +33,8 @@ class BoardRow:
     baseline: bool = False
     missing: bool = False
     extras: dict[str, Any] = field(default_factory=dict)
+    workspace: str = ""  # the workspace key (ids repeat between workspaces of one registry)
+    workspace_path: str | None = None  # its folder, shown with --all-workspaces
 
 
 @dataclass
@@ -94,7 +96,7 @@ def build_board(ws: Workspace, db: Database, metric: str | None = None,
     if base_id and base_value is None:
         warnings.append(f"baseline `{base_id}` has no {metric}; no deltas shown")
 
-    rows = [BoardRow(run_id, value) for run_id, value in
+    rows = [BoardRow(run_id, value, workspace=key) for key, run_id, value in
             queries.ranked(db, metric, direction, wheres, top)]
     _assign_ranks(rows)
     if top:  # count what the cut hides; without --top everything is shown
@@ -107,9 +109,12 @@ def build_board(ws: Workspace, db: Database, metric: str | None = None,
         missing_ids = queries.without_metric(db, metric, wheres)
         missing_total = len(missing_ids)
     _add_baseline_row(db, rows, missing_ids, metric, direction, wheres, base_id, base_value)
-    rows.extend(BoardRow(run_id, None, missing=True) for run_id in missing_ids)
+    rows.extend(BoardRow(run_id, None, missing=True, workspace=key)
+                for key, run_id in missing_ids)
+    paths = queries.workspace_paths(db, [r.workspace for r in rows]) if db.all_workspaces else {}
     for row in rows:
-        row.baseline = row.id == base_id
+        row.workspace_path = paths.get(row.workspace)
+        row.baseline = row.id == base_id and row.workspace == db.key
         if row.value is not None and base_value is not None:
             row.delta = row.value - base_value
             row.delta_pct = relative_change(row.value, base_value)
@@ -117,9 +122,9 @@ def build_board(ws: Workspace, db: Database, metric: str | None = None,
     columns = [c for c in settings.board_columns if c != metric]  # the ranked one is shown
     metric_cols = [c for c in columns if queries.has_metric(db, c, final_only=False)]
     param_cols = [c for c in columns if c not in metric_cols]
-    values = queries.values_for(db, [r.id for r in rows], metric_cols, param_cols)
+    values = queries.values_for(db, [(r.workspace, r.id) for r in rows], metric_cols, param_cols)
     for row in rows:
-        row.extras = {c: values.get((row.id, c)) for c in columns}
+        row.extras = {c: values.get((row.workspace, row.id, c)) for c in columns}
     return Board(metric, settings.format(metric), rows, columns,
                  {c: settings.format(c) for c in metric_cols}, base_id, base_value,
                  ranked_total, missing_total, warnings)
@@ -148,16 +153,18 @@ def _assign_ranks(rows: list[BoardRow]) -> None:
         row.rank = rows[i - 1].rank if same else i + 1
 
 
-def _add_baseline_row(db: Database, rows: list[BoardRow], missing_ids: list[str], metric: str,
-                      direction: str, wheres: Sequence[Where], base_id: str | None,
+def _add_baseline_row(db: Database, rows: list[BoardRow], missing_ids: list[tuple[str, str]],
+                      metric: str, direction: str, wheres: Sequence[Where], base_id: str | None,
                       base_value: float | None) -> None:
-    """Show the baseline even when `--top` cut it off (if it matches the filters)."""
-    if base_id is None or any(r.id == base_id for r in rows) or base_id in missing_ids:
+    """Show the baseline (this workspace's run) even when `--top` cut it off (if it matches
+    the filters)."""
+    base = (db.key, base_id)
+    if base_id is None or any((r.workspace, r.id) == base for r in rows) or base in missing_ids:
         return
     if not queries.matches(db, base_id, wheres):
         return
     if base_value is None:
-        missing_ids.append(base_id)
+        missing_ids.append(base)
         return
     rank = queries.count_better(db, metric, direction, base_value, wheres) + 1
-    rows.append(BoardRow(base_id, base_value, rank=rank))
+    rows.append(BoardRow(base_id, base_value, rank=rank, workspace=db.key))

@@ -19,7 +19,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from expctl.errors import BadInputError, NotFoundError
-from expctl.files import read_yaml, validate
+from expctl.files import load_yaml_text, read_yaml, validate
 from expctl.flat import deep_merge, flatten, get_path, has_path, set_path
 from expctl.ids import check_key, check_recipe_name, check_run_id
 from expctl.slurmspec import SlurmSpec
@@ -247,6 +247,10 @@ def apply_override(raw: dict, text: str) -> None:
         raise BadInputError(f"Override `{text}` has no `=`.", hint="write key.path=value")
     adding = key.startswith("+")
     key = check_key(key.lstrip("+"), "override key")
+    if key == "extends" or key.startswith("extends."):
+        raise BadInputError(f"--set {text}: `extends` cannot be overridden (the recipe's parent "
+                            "is merged before overrides apply).",
+                            hint="use another recipe with `--recipe NAME`, or edit its extends:")
     value = _parse_scalar(value_text)
     params = raw.setdefault("params", {})
     head = key.split(".")[0]
@@ -287,7 +291,7 @@ def _parse_scalar(text: str) -> Any:
         value: Any = float(text)
     else:
         try:
-            value = yaml.safe_load(text) if text.strip() else ""
+            value = load_yaml_text(text, f"--set value `{text[:40]}`") if text.strip() else ""
         except yaml.YAMLError:
             return text
     if isinstance(value, float) and not math.isfinite(value):
@@ -322,7 +326,8 @@ def _checked(key: str, value: Any, text: str, current: Any) -> Any:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return float(value)
     elif isinstance(current, str):
-        return text  # keep exactly what was typed: "007" stays a string
+        # A YAML string loses its quotes ('3' is 3); anything else stays as typed ("007").
+        return value if isinstance(value, str) else text
     elif isinstance(current, list):
         if isinstance(value, list):
             return value

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import atexit
 import json
+import math
 import os
 import threading
 import time
@@ -31,7 +32,9 @@ _start_lock = threading.Lock()  # one thread decides whether to log, once
 _write_lock = threading.Lock()  # keeps flushes (thread and atexit) in order
 # deque.append and popleft are atomic, so `log` needs no lock: it stays well under 5 µs.
 _buffer: deque[tuple[float, int | None, dict]] = deque()
-_encode = json.JSONEncoder().encode  # what json.dumps calls, without its per-call checks
+# What json.dumps calls, without its per-call checks; inf and nan refused (JSON has no such
+# numbers), so such a record takes the slow path, which writes them as "inf", "-inf", "nan".
+_encode = json.JSONEncoder(allow_nan=False).encode
 _path: Path | None = None
 _enabled: bool | None = None  # None until the first call decides
 _thread: threading.Thread | None = None
@@ -104,15 +107,20 @@ def _line(stamp: float, step: int | None, metrics: dict) -> str:
 
 def _plain(value: Any) -> Any:
     """Numbers from numpy/torch scalars become plain numbers; anything else stays or is text."""
-    if value is None or isinstance(value, (bool, int, float, str)):
+    if isinstance(value, float):
+        return value if math.isfinite(value) else _NON_FINITE.get(value, "nan")
+    if value is None or isinstance(value, (bool, int, str)):
         return value
     item = getattr(value, "item", None)
     if callable(item):
         try:
-            return item()
+            return _plain(item())
         except (TypeError, ValueError, RuntimeError):  # e.g. an array of several values
             pass
     return _text(value)
+
+
+_NON_FINITE = {math.inf: "inf", -math.inf: "-inf"}
 
 
 def _text(value: Any) -> Any:

@@ -7,11 +7,22 @@ SQLAlchemy, GitPython, pydantic, torch and tensorboard are imported inside comma
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import typer
 
-app = typer.Typer(
+
+@dataclass
+class Application:
+    """The one application object: the typer app every command module registers on, and what
+    the global options of the command line being run said (set by their callback)."""
+
+    typer_app: typer.Typer
+    workspace: str | None = None  # -C/--workspace
+
+
+APPLICATION = Application(typer.Typer(
     name="expctl",
     help="Experiment orchestration for deep-learning research: runs, jobs, metrics, leaderboards.",
     rich_markup_mode=None,  # plain click help: fast, and no rich import for --help
@@ -19,9 +30,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     context_settings={"help_option_names": ["-h", "--help"]},
-)
-
-_state: dict[str, str | None] = {"workspace": None}
+))
+app = APPLICATION.typer_app
 
 
 def _version(value: bool) -> None:
@@ -42,7 +52,7 @@ def _global(
                                  help="Print the version and exit."),
 ) -> None:
     """expctl: new -> launch -> gather -> validate -> record -> leaderboard -> commit."""
-    _state["workspace"] = str(workspace) if workspace else None
+    APPLICATION.workspace = str(workspace) if workspace else None
 
 
 def get_workspace():
@@ -51,13 +61,13 @@ def get_workspace():
     from expctl.queue.service import wake
     from expctl.workspace import find_workspace
 
-    ws = find_workspace(_state["workspace"])
+    ws = find_workspace(APPLICATION.workspace)
     wake(ws.root)
     return ws
 
 
 def explicit_workspace() -> str | None:
-    return _state["workspace"] or os.environ.get("EXPCTL_WORKSPACE")
+    return APPLICATION.workspace or os.environ.get("EXPCTL_WORKSPACE")
 
 
 FORMAT_HELP = "Output format: table (rich on a terminal, aligned text when piped), json or csv."

@@ -29,10 +29,13 @@ def leaderboard(
     sweep: str | None = typer.Option(None, "--sweep", help="Only runs of this sweep "
                                      "(`expctl sweep`)."),
     fmt: str = typer.Option("table", "--format", "-f", help="table, md, csv, json or latex."),
+    all_workspaces: bool = typer.Option(False, "--all-workspaces", "-A", help="Rank the runs "
+                                        "of every workspace sharing this registry (default: "
+                                        "this workspace's); the baseline is this workspace's."),
 ) -> None:
     """Rank runs by a metric, best first, with each run's change against the baseline."""
     from expctl import console
-    from expctl.cli.results import open_index
+    from expctl.cli.results import open_index, refresh_shown
     from expctl.ids import check_tag
     from expctl.leaderboard import build_board
     from expctl.registry.index import refresh_statuses
@@ -45,7 +48,10 @@ def leaderboard(
     ws = get_workspace()
     with open_index(ws) as db:
         refresh_statuses(ws, db)
+        db.all_workspaces = all_workspaces
         board = build_board(ws, db, metric, baseline, top, wheres)
+        if refresh_shown(ws, db, [r.id for r in board.rows if r.workspace == db.key]):
+            board = build_board(ws, db, metric, baseline, top, wheres)  # a shown one changed
     for warning in board.warnings:
         console.warn(warning)
     if fmt == "json":
@@ -72,8 +78,9 @@ def _table(board) -> tuple[list[str], list[list]]:
     with_change = board.baseline_value is not None
     extra_titles = [board.column_formats[c].title if c in board.column_formats else c
                     for c in board.columns]
+    across = any(r.workspace_path is not None for r in board.rows)  # --all-workspaces
     columns = ["rank", "id", fmt.title, *([CHANGE] if with_change else []), *extra_titles,
-               "note"]
+               "note", *(["workspace"] if across else [])]
     rows = []
     for r in board.rows:
         better = board.better(r.delta)
@@ -84,7 +91,8 @@ def _table(board) -> tuple[list[str], list[list]]:
         rows.append(["" if r.rank is None else r.rank,
                      Cell(r.id, "bold") if r.baseline else r.id,
                      "" if r.value is None else fmt.value(r.value),
-                     *([Cell(change, style)] if with_change else []), *extras, note])
+                     *([Cell(change, style)] if with_change else []), *extras, note,
+                     *([r.workspace_path or ""] if across else [])])
     return columns, rows
 
 
@@ -116,6 +124,8 @@ def _json_row(board, r) -> dict:
            "delta_pct": r.delta_pct, "baseline": r.baseline, "missing": r.missing}
     for c in board.columns:
         row.setdefault(c, r.extras.get(c))
+    if r.workspace_path is not None:
+        row.setdefault("workspace", r.workspace_path)
     return {k: _json_number(v) for k, v in row.items()}
 
 

@@ -30,6 +30,9 @@ def ls_cmd(
     archived: bool = typer.Option(False, "--archived", help="List the archived runs "
                                   "(runs/.archive/, read from their folders) instead."),
     fmt: str = typer.Option("table", "--format", "-f", help="table, json or csv."),
+    all_workspaces: bool = typer.Option(False, "--all-workspaces", "-A", help="Runs of every "
+                                        "workspace sharing this registry, with their "
+                                        "workspace's folder (default: this workspace's)."),
 ) -> None:
     """List runs, newest first, from the registry."""
     from expctl import console
@@ -43,6 +46,7 @@ def ls_cmd(
     for tag in tags:
         check_tag(tag)
     ws = get_workspace()
+    here = str(ws.root.resolve())
     if archived:
         rows, run_tags, total = _archived_rows(ws, status, recipe, tags, limit)
     else:
@@ -52,11 +56,15 @@ def ls_cmd(
 
         with open_index(ws) as db:
             refresh_statuses(ws, db)
+            db.all_workspaces = all_workspaces
             rows, total = list_runs(db, status, recipe, limit, tags, sweep)
-            run_tags = tags_for(db, [r.id for r in rows])
+            if refresh_shown(ws, db, [r.id for r in rows if r.workspace_path in (None, here)]):
+                rows, total = list_runs(db, status, recipe, limit, tags, sweep)  # one changed
+            run_tags = tags_for(db, [r.id for r in rows if r.workspace_path in (None, here)])
     settings = read_settings(ws)
     if fmt == "json":
-        console.print_json([_ls_json(r, run_tags.get(r.id, [])) for r in rows])
+        console.print_json([_ls_json(r, run_tags.get(r.id, []), all_workspaces)
+                            for r in rows])
     elif fmt == "csv":  # raw stored values, as in json: the status as indexed
         columns = ["id", "recipe", "status", "created", "steps", "primary_metric",
                    "primary_value"]
@@ -64,13 +72,19 @@ def ls_cmd(
                                  r.primary_metric, r.primary_value] for r in rows], fmt)
     else:
         columns = ["id", "recipe", "status", "created", "steps", "primary"]
-        table = [[r.id, r.recipe or "", _status_cell(ws, r), _short_time(r.created),
-                  "" if r.steps is None else r.steps, _primary(r, settings)]
-                 for r in rows]
+        table = [[r.id, r.recipe or "",
+                  _status_cell(ws, r) if not all_workspaces or r.workspace_path == here
+                  else r.status,
+                  _short_time(r.created), "" if r.steps is None else r.steps,
+                  _primary(r, settings)] for r in rows]
         if run_tags:  # a tags column only when a run shown has tags
             columns.append("tags")
             for r, line in zip(rows, table, strict=True):
                 line.append(",".join(run_tags.get(r.id, [])))
+        if all_workspaces:
+            columns.append("workspace")
+            for line, r in zip(table, rows, strict=True):
+                line.append(r.workspace_path or "")
         console.table(columns, table, fmt, right_align=("steps",))
     if total > len(rows):
         console.info(f"showing {len(rows)} of {total} runs (--limit 0 shows all)")
@@ -293,6 +307,8 @@ def reindex_cmd() -> None:
 
     ws = get_workspace()
     result = reindex(ws)
+    for note in result.notes:
+        console.warn(note)
     for problem in result.skipped:
         console.warn(f"skipped {problem}")
     console.success(f"indexed {result.runs} runs ({result.params} params, "
@@ -308,10 +324,25 @@ def open_index(ws):
     from expctl import console
     from expctl.registry.index import open_index as open_and_fill
 
-    db, rebuilt = open_and_fill(ws)
-    if rebuilt:
-        console.info(f"the registry was new: indexed {rebuilt} runs from {ws.runs_dir}")
+    db, opened = open_and_fill(ws)
+    for problem in opened.skipped:  # one line per unreadable folder; the others are listed
+        console.warn(f"skipped {problem}")
+    if opened.rebuilt:
+        why = "was new" if opened.fresh else "held no runs of this workspace"
+        console.info(f"the registry {why}: indexed {opened.rebuilt} runs from {ws.runs_dir}")
     return db
+
+
+def refresh_shown(ws, db, run_ids) -> bool:
+    """Read again the shown runs whose folders changed since indexed (edited or pulled by
+    hand); True when some row changed. An unreadable folder is one warning."""
+    from expctl import console
+    from expctl.registry.index import refresh_changed
+
+    changed, problems = refresh_changed(ws, db, run_ids)
+    for problem in problems:
+        console.warn(f"skipped {problem}")
+    return bool(changed)
 
 
 def _params_of(run) -> dict:
@@ -322,10 +353,13 @@ def _params_of(run) -> dict:
     return read_config(run.path / CONFIG_FILE).get("params") or {}
 
 
-def _ls_json(r, tags: list[str]) -> dict:
-    return {"id": r.id, "recipe": r.recipe, "status": r.status, "created": r.created,
-            "steps": r.steps, "imported": r.imported, "primary_metric": r.primary_metric,
-            "primary_value": r.primary_value, "tags": tags}
+def _ls_json(r, tags: list[str], all_workspaces: bool = False) -> dict:
+    row = {"id": r.id, "recipe": r.recipe, "status": r.status, "created": r.created,
+           "steps": r.steps, "imported": r.imported, "primary_metric": r.primary_metric,
+           "primary_value": r.primary_value, "tags": tags}
+    if all_workspaces:
+        row["workspace"] = r.workspace_path
+    return row
 
 
 def _primary(r, settings) -> str:

@@ -20,8 +20,15 @@ from typing import Any
 
 from expctl.launchers.jobfiles import same_process_alive
 from expctl.launchers.liveness import job_alive
+from expctl.launchers.record_types import check_job_record
 from expctl.queue.store import WAITING, queue_dir_of_run, read_entry
-from expctl.rundir import METRICS_FILE, parse_iso, read_exit_record, read_launch_record
+from expctl.rundir import (
+    JOB_FILE,
+    METRICS_FILE,
+    parse_iso,
+    read_exit_record,
+    read_launch_record,
+)
 
 START_GRACE_S = 30.0  # a launch without a supervisor record is "running" this long, then lost
 
@@ -57,6 +64,13 @@ class JobStatus:
         return self.state == "running"
 
 
+def _exit_record(run_path, launch: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The current launch's exit record, its field types checked (a garbled one is one
+    BadInputError naming the file, never a crash of whatever reads it)."""
+    job = read_exit_record(run_path, launch)
+    return None if job is None else check_job_record(job, run_path / JOB_FILE)
+
+
 def derive_status(run: Any, tail_bytes: int = 65536) -> JobStatus:
     """The state of `run`'s job with timing, progress and the latest metric values.
     `tail_bytes` bounds how much of metrics.jsonl is read (0: skip metrics)."""
@@ -66,7 +80,7 @@ def derive_status(run: Any, tail_bytes: int = 65536) -> JobStatus:
     launch = read_launch_record(run.path)
     if launch is None:
         return JobStatus("created", planned_steps=run.info.steps)
-    job = read_exit_record(run.path, launch)
+    job = _exit_record(run.path, launch)
     orphan, note = False, None
     if job is None:
         launched = parse_iso(launch.get("launched")) or 0.0
@@ -81,7 +95,7 @@ def derive_status(run: Any, tail_bytes: int = 65536) -> JobStatus:
         state = _ended_state(job)
     elif same_process_alive(job.get("supervisor") or {}) is False:
         # It may have written its exit record between our two looks.
-        again = read_exit_record(run.path, launch)
+        again = _exit_record(run.path, launch)
         if again is not None and again.get("state") == "ended":
             job, state = again, _ended_state(again)
         elif job_alive(run.path, launch, job):

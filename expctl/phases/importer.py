@@ -178,25 +178,27 @@ def _at(where: str, check, value: str) -> str:
 
 
 def import_runs(ws: Workspace, path: Path, recipe: str | None = None) -> ImportResult:
-    """Validate the whole file, write the run folders, then index them in one transaction."""
+    """Validate the whole file, write the run folders, then index them in one transaction.
+
+    Each run is written under its folder's lock (the one `record` takes), and a new folder is
+    created under the lock of runs/, so imports of one id at once all land; the index is then
+    read from the folders under the registry's write lock, so it ends with the newest files."""
     from expctl.ids import check_recipe_name
-    from expctl.registry import open_registry
+    from expctl.registry import index_runs, open_registry
 
     if recipe is not None:
         check_recipe_name(recipe)
     rows = read_rows(path)
-    existing = _existing_infos(ws, rows)
+    _existing_infos(ws, rows)  # every conflict refused before anything is written
     with open_registry(ws) as db:  # refuse a broken registry before writing any folder
-        result, records = _write_folders(ws, rows, existing, recipe, path.name)
-        from expctl.registry.index import write_records
-
-        with db.transaction():
-            write_records(db, records)
+        result = _write_folders(ws, rows, recipe, path.name)
+        index_runs(ws, [row.id for row in rows], db)
     return result
 
 
 def _existing_infos(ws: Workspace, rows: list[ImportRow]) -> dict[str, Any]:
-    """run.yaml of the runs imported before; a run of the same id made by `new` is a conflict."""
+    """run.yaml of the runs imported before; a run of the same id made by `new` is a conflict
+    (checked again under the folder's lock when written)."""
     from expctl.files import read_yaml, validate
     from expctl.registry.folders import RUN_FILE
     from expctl.runs import RunInfo
@@ -218,58 +220,79 @@ def _existing_infos(ws: Workspace, rows: list[ImportRow]) -> dict[str, Any]:
     return infos
 
 
-def _write_folders(ws: Workspace, rows: list[ImportRow], existing: dict[str, Any],
-                   recipe: str | None, source: str) -> tuple[ImportResult, list]:
-    from expctl.files import read_yaml
-    from expctl.registry.folders import (
-        CONFIG_FILE,
-        RESULTS_FILE,
-        RUN_FILE,
-        read_final_metrics,
-        read_tags,
-        record_from,
-    )
-    from expctl.runs import RunInfo, info_data, now_iso
+def _write_folders(ws: Workspace, rows: list[ImportRow], recipe: str | None,
+                   source: str) -> ImportResult:
+    from expctl.runs import locked, now_iso
 
     stamp = now_iso()
     result = ImportResult()
-    records = []
     ws.runs_dir.mkdir(parents=True, exist_ok=True)
     for row in rows:
-        info = existing.get(row.id)
         folder = ws.runs_dir / row.id
-        if info is None:
-            info = RunInfo(id=row.id, recipe=recipe, created=stamp, imported=True)
-            params = row.params or {}
-            metrics = row.metrics
-        else:
-            if recipe is not None:
-                info.recipe = recipe
-            old_config = read_yaml(folder / CONFIG_FILE) if (folder / CONFIG_FILE).is_file() else {}
-            old_params = (old_config or {}).get("params") or {}
-            params = row.params if row.params is not None else old_params
-            metrics = {**read_final_metrics(folder), **row.metrics}
-        files = {
-            RUN_FILE: _yaml(info_data(info)),
-            CONFIG_FILE: _yaml({"params": params}),
-            RESULTS_FILE: json.dumps({"run_id": row.id, "metrics": metrics, "recorded": stamp,
-                                      "source": source}, indent=2) + "\n",
-        }
-        if row.id in existing:
-            _replace_files(folder, files)
-            result.updated.append(row.id)
-        else:
-            _create_folder(ws.runs_dir, row.id, files)
+        with locked(ws.runs_dir):  # one creator of a run folder at a time
+            created = _create_if_new(ws.runs_dir, row, recipe, stamp, source)
+        if created:
             result.created.append(row.id)
-        record = record_from(info, params, None, metrics, {}, "imported")
-        if row.id in existing:
-            record.tags = read_tags(folder)  # importing again keeps the run's tags
-        records.append(record)
+            continue
+        with locked(folder):  # read, merge and write as one step, like `record`
+            _merge_into(folder, row, recipe, stamp, source)
+        result.updated.append(row.id)
     # One sync for the whole import instead of one fsync per file: 30,000 fsyncs would take
     # most of the time budget of a 10,000-run import.
     if hasattr(os, "sync"):
         os.sync()
-    return result, records
+    return result
+
+
+def _create_if_new(runs_dir: Path, row: ImportRow, recipe: str | None, stamp: str,
+                   source: str) -> bool:
+    """Create the run's folder if there is none (the caller holds runs/' lock)."""
+    from expctl.registry.folders import RUN_FILE
+    from expctl.runs import RunInfo
+
+    folder = runs_dir / row.id
+    if (folder / RUN_FILE).is_file():
+        return False
+    if folder.exists():
+        raise ConflictError(f"{row.where}: `{folder}` exists but is not a run.")
+    info = RunInfo(id=row.id, recipe=recipe, created=stamp, imported=True)
+    _create_folder(runs_dir, row.id, _files(row.id, info, row.params or {}, row.metrics,
+                                            stamp, source))
+    return True
+
+
+def _merge_into(folder: Path, row: ImportRow, recipe: str | None, stamp: str,
+                source: str) -> None:
+    """Merge the row into an imported run's folder (the caller holds the folder's lock)."""
+    from expctl.files import read_yaml, validate
+    from expctl.registry.folders import CONFIG_FILE, RUN_FILE, read_final_metrics
+    from expctl.runs import RunInfo
+
+    info_path = folder / RUN_FILE
+    info = validate(RunInfo, read_yaml(info_path), str(info_path))
+    if not info.imported:
+        raise ConflictError(f"{row.where}: run `{row.id}` exists and was not imported.",
+                            hint="record its metrics with `expctl record`, or use another id")
+    if recipe is not None:
+        info.recipe = recipe
+    old_config = read_yaml(folder / CONFIG_FILE) if (folder / CONFIG_FILE).is_file() else {}
+    old_params = old_config.get("params") if isinstance(old_config, dict) else None
+    params = row.params if row.params is not None else (old_params or {})
+    metrics = {**read_final_metrics(folder), **row.metrics}
+    _replace_files(folder, _files(row.id, info, params, metrics, stamp, source))
+
+
+def _files(run_id: str, info: Any, params: dict, metrics: dict[str, float], stamp: str,
+           source: str) -> dict[str, str]:
+    from expctl.registry.folders import CONFIG_FILE, RESULTS_FILE, RUN_FILE
+    from expctl.runs import info_data
+
+    return {
+        RUN_FILE: _yaml(info_data(info)),
+        CONFIG_FILE: _yaml({"params": params}),
+        RESULTS_FILE: json.dumps({"run_id": run_id, "metrics": metrics, "recorded": stamp,
+                                  "source": source}, indent=2) + "\n",
+    }
 
 
 def _yaml(data: Any) -> str:
@@ -289,6 +312,12 @@ def _create_folder(runs_dir: Path, run_id: str, files: dict[str, str]) -> None:
         for name, text in files.items():
             (tmp / name).write_text(text, encoding="utf-8")
         os.rename(tmp, runs_dir / run_id)
+    except OSError:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if (runs_dir / run_id).exists():  # `expctl new` made it meanwhile
+            raise ConflictError(f"Run `{run_id}` appeared while importing it (made by "
+                                "`expctl new`?); nothing was imported into it.") from None
+        raise
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -297,6 +326,6 @@ def _create_folder(runs_dir: Path, run_id: str, files: dict[str, str]) -> None:
 def _replace_files(folder: Path, files: dict[str, str]) -> None:
     """Each file replaced by rename, so a reader sees the old or the new one."""
     for name, text in files.items():
-        tmp = folder / f".{name}.import.tmp"
+        tmp = folder / f".{name}.{os.getpid()}.import.tmp"
         tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, folder / name)

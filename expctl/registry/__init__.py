@@ -4,6 +4,8 @@
     db.py          which driver serves a URL (stdlib sqlite3, else SQLAlchemy), transactions
     schema.py      SQLModel tables (imported only to create or migrate)
     migrations.py  the versioned schema, checked and migrated on open
+    scope.py       the workspace key every row carries (a shared registry holds many)
+    freshness.py   noticing run folders changed behind expctl's back
     folders.py     a run folder -> the record stored about it
     index.py       writes: index_runs, reindex, refresh_statuses
     queries.py     reads: ls and leaderboard, in portable SQL

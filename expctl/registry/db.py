@@ -27,6 +27,10 @@ BUSY_TIMEOUT_S = 30.0
 # they queue one after another like SQLite writers behind BEGIN IMMEDIATE. Readers never wait.
 WRITE_LOCK_KEY = 0x6578_7063  # "expc"
 REINDEX_HINT = "run `expctl reindex` to rebuild it from runs/ (the run folders are the truth)"
+# For a file that is not a database at all: reindex keeps the workspace's own registry.db aside
+# and rebuilds it, and refuses any other file (it may be another program's).
+UNREADABLE_HINT = ("if it is this workspace's registry.db, `expctl reindex` keeps it aside and "
+                   "rebuilds the index from runs/; otherwise point `registry:` at another file")
 
 Params = dict[str, Any]
 
@@ -49,6 +53,16 @@ class Database:
     url: str
     dialect: str
     fresh: bool = False  # set by open_registry: the schema was created by this open
+    # Set by open_registry: this workspace's key and folder (expctl.registry.scope). Writes
+    # carry them; reads see only this workspace's rows unless `all_workspaces` is set.
+    key: str = ""
+    workspace_path: str | None = None
+    all_workspaces: bool = False
+
+    @property
+    def scope(self) -> str | None:
+        """The workspace key reads are limited to; None across all workspaces."""
+        return None if self.all_workspaces else self.key
 
     def query(self, sql: str, params: Params | None = None) -> list[tuple]:
         raise NotImplementedError
@@ -152,10 +166,17 @@ class SqlAlchemyDatabase(Database):
 
         self.url = url
         self._error_types = (SQLAlchemyError,)
-        with self._errors():
+        try:
             self.engine = make_engine(url)
             self.dialect = self.engine.dialect.name
             self.conn = self.engine.connect()
+        except Exception as exc:  # noqa: BLE001 - a malformed URL raises ValueError and others
+            # Whatever the driver says may quote the URL (a password with an unencoded `@`).
+            raise RegistryError(
+                f"Registry `{safe_url(url)}`: {mask_secrets(_first_line(exc), url)}",
+                hint="check the registry URL (special characters in a password are "
+                "%-encoded: `@` is %40); put the password in ~/.pgpass or PGPASSWORD",
+            ) from None
         self._in_transaction = False
 
     def query(self, sql: str, params: Params | None = None) -> list[tuple]:
@@ -218,7 +239,8 @@ class SqlAlchemyDatabase(Database):
         except Exception as exc:
             if isinstance(exc, getattr(self, "_error_types", ())):
                 raise RegistryError(
-                    f"Registry `{_safe_url(self.url)}`: {str(exc).splitlines()[0]}"
+                    f"Registry `{safe_url(self.url)}`: "
+                    f"{mask_secrets(_first_line(exc), self.url)}"
                 ) from None
             raise
 
@@ -271,9 +293,9 @@ def describe_error(exc: sqlite3.Error, where: str) -> ExpctlError:
         return disk_full_error(OSError(28, "No space left on device", where))
     if isinstance(exc, sqlite3.DatabaseError) and "not a database" in text:
         return RegistryError(f"Registry `{where}` is not an SQLite database (corrupt or foreign).",
-                             hint=REINDEX_HINT)
+                             hint=UNREADABLE_HINT)
     if "malformed" in text or "corrupt" in text:
-        return RegistryError(f"Registry `{where}` is corrupt: {text}.", hint=REINDEX_HINT)
+        return RegistryError(f"Registry `{where}` is corrupt: {text}.", hint=UNREADABLE_HINT)
     if "locked" in text or "busy" in text:
         return RegistryError(
             f"Registry `{where}` stayed locked for {BUSY_TIMEOUT_S:g} s by another process.",
@@ -285,11 +307,35 @@ def describe_error(exc: sqlite3.Error, where: str) -> ExpctlError:
     return RegistryError(f"Registry `{where}`: {text}.")
 
 
-def _safe_url(url: str) -> str:
-    """The URL without a password, for messages."""
+def safe_url(url: str) -> str:
+    """The URL without a password, for messages (also when the password holds a raw `@`)."""
     scheme, sep, rest = url.partition("://")
     if sep and "@" in rest:
         creds, _, host = rest.rpartition("@")
         user = creds.split(":")[0]
         return f"{scheme}://{user}:***@{host}"
     return url
+
+
+def mask_secrets(text: str, url: str) -> str:
+    """`text` with the URL's password, and every piece of it a parser may have split off at
+    an unencoded `@`, replaced by ***."""
+    _, sep, rest = url.partition("://")
+    creds = rest.rpartition("@")[0] if sep else ""
+    password = creds.partition(":")[2]
+    if not password:
+        return text.replace(url, safe_url(url))
+    text = text.replace(url, safe_url(url))
+    pieces = sorted({password, *password.split("@"), *password.split(":")}, key=len, reverse=True)
+    from urllib.parse import quote, unquote
+
+    for piece in pieces:
+        for form in {piece, unquote(piece), quote(piece, safe="")}:
+            if len(form) >= 3 or form == password:
+                text = text.replace(form, "***")
+    return text
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).splitlines()
+    return (lines[0] if lines else "") or type(exc).__name__

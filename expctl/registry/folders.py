@@ -17,6 +17,7 @@ from typing import Any
 
 from expctl.files import read_yaml
 from expctl.flat import flatten
+from expctl.registry.freshness import folder_stamp
 from expctl.rundir import ANNOTATIONS_FILE, CONFIG_FILE, METRICS_FILE, RESULTS_FILE, RUN_FILE
 
 SERIES_SKIP = ("step", "time", "epoch")  # bookkeeping fields of a metrics.jsonl record
@@ -55,6 +56,7 @@ class RunRecord:
     params: dict[str, Any] = field(default_factory=dict)  # flattened keys
     metrics: dict[str, float] = field(default_factory=dict)  # final values
     series: dict[str, Series] = field(default_factory=dict)
+    folder_mtime_ns: int | None = None  # the folder's stamp (freshness) before it was read
     tags: list[str] = field(default_factory=list)  # annotations.yaml
 
     @property
@@ -75,6 +77,7 @@ def read_record(runs_dir: Path, run_id: str) -> RunRecord:
 
     path = runs_dir / run_id
     info_path = path / RUN_FILE
+    mtime_ns = folder_stamp(path)  # first: a change while reading shows as one
     if not info_path.is_file():
         from expctl.errors import NotFoundError
 
@@ -92,6 +95,7 @@ def read_record(runs_dir: Path, run_id: str) -> RunRecord:
         series=summarize_series(path / METRICS_FILE),
         status=run_status(run),
     )
+    record.folder_mtime_ns = mtime_ns
     record.tags = read_tags(path)
     return record
 

@@ -12,9 +12,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from expctl.registry.db import BUSY_TIMEOUT_S, Database, SqliteDatabase, connect, sqlite_path
+from expctl.registry.db import BUSY_TIMEOUT_S, Database, sqlite_path
 from expctl.registry.folders import RunRecord, read_record, run_folder_exists
-from expctl.registry.migrations import migrate, open_registry
+from expctl.registry.freshness import changed_folders, mark_in_step
+from expctl.registry.migrations import open_registry
 from expctl.registry.settings import registry_url
 from expctl.workspace import Workspace
 
@@ -25,21 +26,21 @@ VOLATILE_STATES = ("queued", "blocked", "running", "lost")  # may change on thei
 # it lists the launch lock files once instead.
 STAT_AT_MOST = 100
 
-_RUN_COLUMNS = ("id", "recipe", "status", "created", "created_ts", "imported", "steps",
-                "primary_metric", "git_sha", "git_branch", "git_dirty", "launcher", "session",
-                "sweep", "indexed_at")
-_METRIC_COLUMNS = ("run_id", "name", "value", "last", "last_step", "min", "min_step", "max",
-                   "max_step", "count")
+_RUN_COLUMNS = ("workspace", "id", "workspace_path", "recipe", "status", "created", "created_ts",
+                "imported", "steps", "primary_metric", "git_sha", "git_branch", "git_dirty",
+                "launcher", "session", "sweep", "indexed_at", "folder_mtime_ns")
+_METRIC_COLUMNS = ("workspace", "run_id", "name", "value", "last", "last_step", "min",
+                   "min_step", "max", "max_step", "count")
 
 UPSERT_RUN = (
     f"INSERT INTO runs ({', '.join(_RUN_COLUMNS)}) "
     f"VALUES ({', '.join(':' + c for c in _RUN_COLUMNS)}) "
-    f"ON CONFLICT (id) DO UPDATE SET "
-    + ", ".join(f"{c} = excluded.{c}" for c in _RUN_COLUMNS if c != "id")
+    f"ON CONFLICT (workspace, id) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in _RUN_COLUMNS if c not in ("workspace", "id"))
 )
-INSERT_PARAM = ("INSERT INTO params (run_id, name, value_text, value_num) "
-                "VALUES (:run_id, :name, :value_text, :value_num)")
-INSERT_TAG = "INSERT INTO tags (run_id, tag) VALUES (:run_id, :tag)"
+INSERT_PARAM = ("INSERT INTO params (workspace, run_id, name, value_text, value_num) "
+                "VALUES (:workspace, :run_id, :name, :value_text, :value_num)")
+INSERT_TAG = "INSERT INTO tags (workspace, run_id, tag) VALUES (:workspace, :run_id, :tag)"
 INSERT_METRIC = (f"INSERT INTO metrics ({', '.join(_METRIC_COLUMNS)}) "
                  f"VALUES ({', '.join(':' + c for c in _METRIC_COLUMNS)})")
 
@@ -50,105 +51,208 @@ class ReindexResult:
     params: int = 0
     metrics: int = 0
     skipped: list[str] = field(default_factory=list)  # "id: problem" for unreadable folders
+    notes: list[str] = field(default_factory=list)  # what reindex did besides (a file set aside)
 
 
 def index_runs(ws: Workspace, run_ids: Iterable[str], db: Database | None = None) -> int:
-    """Bring the registry's rows for these runs in line with their folders, in one transaction.
+    """Bring this workspace's rows for these runs in line with their folders, in one
+    transaction. The folders are read under the registry's write lock, so of two commands
+    writing one run the one that indexes last read the newest files.
 
-    A run whose folder is gone is removed. When the registry is new, every run folder is
-    indexed, so a registry created by any command starts complete. `db`: an open registry
-    (a command that checks the registry before it writes files passes it). Returns the
-    number of runs written."""
+    A run whose folder is gone is removed. When the registry holds no row of this workspace
+    yet, every run folder is indexed, so a registry created (or newly shared) by any command
+    starts complete. `db`: an open registry (a command that checks the registry before it
+    writes files passes it). Returns the number of runs written."""
     if db is None:
         with open_registry(ws) as opened:
             return index_runs(ws, run_ids, opened)
-    if db.fresh:  # broken folders are skipped here; `expctl reindex` reports them
-        records, gone = _read_all(ws)[1], []
+    if db.fresh or not has_own_rows(db):
+        # Broken folders are skipped here; `ls` and `reindex` report them. Read outside the
+        # lock (there may be many), so rows another command wrote meanwhile are kept, and
+        # the runs asked for are indexed again below, under the lock.
+        filled = _read_all(ws)[1]
+        with db.transaction():
+            write_records(db, filled, only_new=True)
+        db.fresh = False
+        written = {r.id for r in filled}
     else:
-        ids = list(dict.fromkeys(run_ids))
+        written = set()
+    ids = list(dict.fromkeys(run_ids))
+    with db.transaction():
         present = [i for i in ids if run_folder_exists(ws.runs_dir, i)]
         records = [read_record(ws.runs_dir, i) for i in present]
-        gone = sorted(set(ids) - set(present))
-    with db.transaction():
         write_records(db, records)
-        delete_runs(db, gone)
-    db.fresh = False
-    return len(records)
+        delete_runs(db, sorted(set(ids) - set(present)))
+    return len(written | set(present))
 
 
-def open_index(ws: Workspace) -> tuple[Database, int]:
-    """The registry for reading, and how many runs had to be indexed first: a registry that
-    did not exist is filled from runs/ at once (it is only an index of the folders)."""
+def has_own_rows(db: Database) -> bool:
+    """Whether the registry holds any row of this workspace (one index lookup)."""
+    return bool(db.query("SELECT 1 FROM runs WHERE workspace = :key LIMIT 1", {"key": db.key}))
+
+
+@dataclass
+class OpenedIndex:
+    """What opening the index for reading had to do first."""
+
+    rebuilt: int = 0  # runs indexed because the registry held none of this workspace's
+    fresh: bool = False  # the registry itself was created by this open
+    skipped: list[str] = field(default_factory=list)  # "path: problem" of unreadable folders
+
+
+def open_index(ws: Workspace) -> tuple[Database, OpenedIndex]:
+    """The registry for reading; filled from runs/ first when it holds none of this
+    workspace's rows. (Callers then bring the rows they show in line with their folders:
+    refresh_changed.)"""
     db = open_registry(ws)
+    opened = OpenedIndex(fresh=db.fresh)
     try:
-        rebuilt = index_runs(ws, [], db) if db.fresh and list_folder_ids(ws.runs_dir) else 0
+        if db.fresh or not has_own_rows(db):
+            if list_folder_ids(ws.runs_dir):
+                result, records = _read_all(ws)
+                with db.transaction():
+                    write_records(db, records, only_new=True)
+                opened.rebuilt, opened.skipped = len(records), result.skipped
+            db.fresh = False
     except BaseException:
         db.close()
         raise
-    return db, rebuilt
+    return db, opened
 
 
-def write_records(db: Database, records: Sequence[RunRecord]) -> None:
-    """Upsert runs with their params and metrics (inside the caller's transaction)."""
+def refresh_changed(ws: Workspace, db: Database,
+                    shown: Sequence[str] = ()) -> tuple[int, list[str]]:
+    """Index folders new since indexed (and those of `shown` rows that changed), drop rows
+    of vanished ones (expctl.registry.freshness); returns how many rows changed and "id:
+    problem" for folders that could not be read (their rows stay as they were; reported on
+    every `ls` until fixed)."""
+    from expctl.errors import ExpctlError
+
+    changed, gone, mark = changed_folders(ws, db, shown)
+    if not changed and not gone:
+        if mark is not None:
+            mark_in_step(ws, mark)
+        return 0, []
+    problems: list[str] = []
+    records = []
+    with db.transaction():  # read under the write lock, as index_runs does
+        for run_id in changed:
+            if not run_folder_exists(ws.runs_dir, run_id):
+                gone.append(run_id)
+                continue
+            try:
+                records.append(read_record(ws.runs_dir, run_id))
+            except ExpctlError as exc:
+                problems.append(problem_line(run_id, exc))
+        write_records(db, records)
+        delete_runs(db, gone)
+    if mark is not None and not problems:  # a broken folder stays to be looked at again
+        mark_in_step(ws, mark)
+    return len(records) + len(gone), problems
+
+
+def write_records(db: Database, records: Sequence[RunRecord], only_new: bool = False) -> None:
+    """Upsert this workspace's runs with their params and metrics (inside the caller's
+    transaction). `only_new`: leave runs that already have a row (a fill read before the
+    lock must not undo what another command indexed meanwhile)."""
     from expctl.registry.folders import param_value
     from expctl.rundir import now_iso
 
+    if only_new and records:
+        have = {r[0] for r in db.query("SELECT id FROM runs WHERE workspace = :key",
+                                       {"key": db.key})}
+        records = [r for r in records if r.id not in have]
     if not records:
         return
     stamp = now_iso()
     widest = _widest_int(db)
-    db.executemany(UPSERT_RUN, [_run_row(r, stamp, widest) for r in records])
-    ids = [{"id": r.id} for r in records]
-    db.executemany("DELETE FROM params WHERE run_id = :id", ids)
-    db.executemany("DELETE FROM metrics WHERE run_id = :id", ids)
-    db.executemany("DELETE FROM tags WHERE run_id = :id", ids)
+    key = db.key
+    db.executemany(UPSERT_RUN, [_run_row(r, stamp, widest, key, db.workspace_path)
+                                for r in records])
+    ids = [{"key": key, "id": r.id} for r in records]
+    db.executemany("DELETE FROM params WHERE workspace = :key AND run_id = :id", ids)
+    db.executemany("DELETE FROM metrics WHERE workspace = :key AND run_id = :id", ids)
+    db.executemany("DELETE FROM tags WHERE workspace = :key AND run_id = :id", ids)
     params = []
     for r in records:
-        for key, value in r.params.items():
+        for name, value in r.params.items():
             text, number = param_value(value)
-            params.append({"run_id": r.id, "name": key, "value_text": text, "value_num": number})
+            params.append({"workspace": key, "run_id": r.id, "name": name, "value_text": text,
+                           "value_num": number})
     db.executemany(INSERT_PARAM, params)
-    db.executemany(INSERT_METRIC, [m for r in records for m in _metric_rows(r, widest)])
-    db.executemany(INSERT_TAG, [{"run_id": r.id, "tag": t} for r in records for t in r.tags])
+    db.executemany(INSERT_METRIC, [m for r in records for m in _metric_rows(r, widest, key)])
+    db.executemany(INSERT_TAG, [{"workspace": key, "run_id": r.id, "tag": t} for r in records
+                                for t in r.tags])
 
 
 def delete_runs(db: Database, run_ids: Sequence[str]) -> None:
-    ids = [{"id": i} for i in run_ids]
+    """Remove this workspace's rows of these runs (inside the caller's transaction)."""
+    ids = [{"key": db.key, "id": i} for i in run_ids]
     for table, column in (("params", "run_id"), ("metrics", "run_id"), ("tags", "run_id"),
                           ("runs", "id")):
-        db.executemany(f"DELETE FROM {table} WHERE {column} = :id", ids)
+        db.executemany(f"DELETE FROM {table} WHERE workspace = :key AND {column} = :id", ids)
 
 
 def reindex(ws: Workspace) -> ReindexResult:
-    """Rebuild the registry from runs/ alone. Readers see the old index or the new, never half.
+    """Rebuild this workspace's rows from runs/ alone; other workspaces' rows stay. Readers
+    see the old rows or the new, never half (one transaction).
 
-    SQLite: the new index is built in a temporary file beside registry.db and copied in with
-    SQLite's backup API in one step (safe while others have the file open); a corrupt or
-    foreign file that cannot be opened is replaced by renaming. Other databases: everything
-    is deleted and re-inserted in one transaction."""
+    Never deletes what expctl did not create: a database with other tables, or a schema of a
+    newer expctl, is refused (RegistryError, nothing written); an SQLite file too damaged to
+    open, at the workspace's own registry.db, is renamed aside (kept) and a new one made in its
+    place; elsewhere it is refused."""
     url = registry_url(ws)
+    result = ReindexResult()
     path = sqlite_path(url)
-    if path is not None:
-        before = folder_signatures(ws.runs_dir)  # taken first: a later change shows as a change
-        result, records = _read_all(ws)
-        _rebuild_sqlite(path, records)
-        # A command that wrote a run's files after they were read may have indexed them before
-        # the copy replaced its rows: index every folder that changed since, from its files.
+    if path is not None and path.resolve() == (ws.root / "registry.db").resolve():
+        kept = set_aside_unreadable(path)  # only the file expctl itself puts there
+        if kept is not None:
+            result.notes.append(f"`{path}` could not be read as a database; kept as `{kept}`")
+    with open_registry(ws, url) as db:  # refuses a foreign or newer database, untouched
+        before = folder_signatures(ws.runs_dir)  # taken first: a later change shows as one
+        read, records = _read_all(ws)
+        with db.transaction():
+            for table in ("params", "metrics", "tags", "runs"):
+                db.execute(f"DELETE FROM {table} WHERE workspace = :key", {"key": db.key})
+            write_records(db, records)
+        # A command that wrote a run's files after they were read may have indexed them
+        # before this transaction replaced its rows: index every folder changed since.
         after = folder_signatures(ws.runs_dir)
         changed = sorted(i for i in before.keys() | after.keys() if before.get(i) != after.get(i))
         if changed:
-            index_runs(ws, changed)
-        return result
-    with connect(url) as db:
-        migrate(db)
-        with db.transaction():
-            # Read under the write lock: a command that indexed a run before it was taken had
-            # already written the run's files, so a concurrent `record` is never undone.
-            result, records = _read_all(ws)
-            for table in ("params", "metrics", "tags", "runs"):
-                db.execute(f"DELETE FROM {table}")
-            write_records(db, records)
-    return result
+            index_runs(ws, changed, db)
+    read.notes = result.notes
+    return read
+
+
+def set_aside_unreadable(path: Path) -> Path | None:
+    """Rename an SQLite file that is not a readable database to `<name>.unreadable-<time>`
+    (with its -wal/-shm files) and return the new name; None when it is fine or absent."""
+    if not path.exists():
+        return None
+    try:
+        conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+    except sqlite3.Error:
+        conn = None
+    if conn is not None:
+        try:
+            ok = conn.execute("PRAGMA quick_check").fetchone()[0] == "ok"
+        except sqlite3.DatabaseError as exc:
+            ok = "locked" in str(exc) or "busy" in str(exc)  # in use is not damaged
+        finally:
+            conn.close()
+        if ok:
+            return None
+    from datetime import datetime
+
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    kept = path.with_name(f"{path.name}.unreadable-{stamp}-{os.getpid()}")
+    for suffix in ("-wal", "-shm"):
+        side = Path(f"{path}{suffix}")
+        if side.exists():
+            os.replace(side, f"{kept}{suffix}")
+    os.replace(path, kept)
+    return kept
 
 
 def refresh_statuses(ws: Workspace, db: Database) -> int:
@@ -159,9 +263,10 @@ def refresh_statuses(ws: Workspace, db: Database) -> int:
     from expctl.rundir import LAUNCH_FILE
 
     marks = ", ".join(f":s{i}" for i in range(len(VOLATILE_STATES)))
-    rows = db.query(f"SELECT id, status FROM runs WHERE status IN ({marks})",
-                    {f"s{i}": s for i, s in enumerate(VOLATILE_STATES)})
-    created = [r[0] for r in db.query("SELECT id FROM runs WHERE status = 'created'")]
+    rows = db.query(f"SELECT id, status FROM runs WHERE workspace = :key AND status IN ({marks})",
+                    {"key": db.key, **{f"s{i}": s for i, s in enumerate(VOLATILE_STATES)}})
+    created = [r[0] for r in db.query("SELECT id FROM runs WHERE workspace = :key"
+                                      " AND status = 'created'", {"key": db.key})]
     if len(created) > STAT_AT_MOST:  # many never-launched runs: one listing, not a stat each
         launched = launched_run_ids(ws.state_dir)
         created = [i for i in created if i in launched]
@@ -180,10 +285,11 @@ def refresh_statuses(ws: Workspace, db: Database) -> int:
         except ExpctlError:
             continue  # a folder gone or broken: `reindex` deals with it, ls shows the row
         if new != old:
-            changed.append({"id": run_id, "status": new})
+            changed.append({"key": db.key, "id": run_id, "status": new})
     if changed:
         with db.transaction():
-            db.executemany("UPDATE runs SET status = :status WHERE id = :id", changed)
+            db.executemany("UPDATE runs SET status = :status WHERE workspace = :key"
+                           " AND id = :id", changed)
     return len(changed)
 
 
@@ -228,61 +334,19 @@ def _read_all(ws: Workspace) -> tuple[ReindexResult, list[RunRecord]]:
         try:
             records.append(read_record(ws.runs_dir, run_id))
         except ExpctlError as exc:
-            result.skipped.append(f"{run_id}: {exc.message}")
+            result.skipped.append(problem_line(run_id, exc))
     result.runs = len(records)
     result.params = sum(len(r.params) for r in records)
     result.metrics = sum(len(r.metrics) for r in records)
     return result, records
 
 
-def _rebuild_sqlite(path: Path, records: Sequence[RunRecord]) -> None:
-    tmp = path.with_name(f"{path.name}-reindex-{os.getpid()}")
-    _remove_db_files(tmp)
-    try:
-        with SqliteDatabase(tmp) as new:
-            new.use_wal()
-            migrate(new)
-            with new.transaction():
-                write_records(new, records)
-            new.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            if not _copy_into(new, path):
-                new.close()
-                _remove_db_files(path)
-                os.replace(tmp, path)
-    finally:
-        _remove_db_files(tmp)
-
-
-def _copy_into(source: SqliteDatabase, path: Path) -> bool:
-    """Replace the contents of the database at `path` with `source`'s, in one step.
-
-    False when `path` is missing or not an SQLite database (then it is replaced as a file)."""
-    if not path.exists():
-        return False
-    try:
-        target = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
-    except sqlite3.Error:
-        return False
-    try:
-        target.execute("SELECT count(*) FROM sqlite_master").fetchone()
-    except sqlite3.DatabaseError:
-        target.close()
-        return False
-    try:
-        source.conn.backup(target)  # all pages in one step, under the target's write lock
-    except sqlite3.Error:
-        return False  # e.g. a foreign file with another page size: replaced as a file
-    finally:
-        target.close()
-    return True
-
-
-def _remove_db_files(path: Path) -> None:
-    for suffix in ("", "-wal", "-shm", "-journal"):
-        Path(f"{path}{suffix}").unlink(missing_ok=True)
-
-
 SQLITE_WIDEST_INT = 2**63 - 1
+
+
+def problem_line(run_id: str, exc) -> str:
+    """`id: message (hint)`: one line naming the file and the fix, for a skipped folder."""
+    return f"{run_id}: {exc.message}" + (f" ({exc.hint})" if exc.hint else "")
 
 
 def _widest_int(db: Database) -> int:
@@ -298,9 +362,12 @@ def _int_or_none(value: int | None, widest: int) -> int | None:
     return value if value is None or -widest - 1 <= value <= widest else None
 
 
-def _run_row(r: RunRecord, stamp: str, widest: int = SQLITE_WIDEST_INT) -> dict:
+def _run_row(r: RunRecord, stamp: str, widest: int = SQLITE_WIDEST_INT, key: str = "",
+             workspace_path: str | None = None) -> dict:
     return {
-        "id": r.id, "recipe": r.recipe, "status": r.status, "created": r.created,
+        "workspace": key, "id": r.id, "workspace_path": workspace_path,
+        "folder_mtime_ns": r.folder_mtime_ns, "recipe": r.recipe, "status": r.status,
+        "created": r.created,
         "created_ts": r.created_ts, "imported": r.imported,
         "steps": _int_or_none(r.steps, widest),
         "primary_metric": r.primary_metric, "git_sha": r.git_sha, "git_branch": r.git_branch,
@@ -309,13 +376,13 @@ def _run_row(r: RunRecord, stamp: str, widest: int = SQLITE_WIDEST_INT) -> dict:
     }
 
 
-def _metric_rows(r: RunRecord, widest: int = SQLITE_WIDEST_INT) -> list[dict]:
+def _metric_rows(r: RunRecord, widest: int = SQLITE_WIDEST_INT, key: str = "") -> list[dict]:
     rows = []
     for name in dict.fromkeys([*r.metrics, *r.series]):
         s = r.series.get(name)
-        row = {"run_id": r.id, "name": name, "value": r.metrics.get(name), "last": None,
-               "last_step": None, "min": None, "min_step": None, "max": None, "max_step": None,
-               "count": None}
+        row = {"workspace": key, "run_id": r.id, "name": name, "value": r.metrics.get(name),
+               "last": None, "last_step": None, "min": None, "min_step": None, "max": None,
+               "max_step": None, "count": None}
         if s:
             row.update(last=s.last, min=s.min, max=s.max, count=s.count,
                        last_step=_int_or_none(s.last_step, widest),

@@ -15,9 +15,18 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 
 from expctl.errors import RegistryError
-from expctl.registry.db import REINDEX_HINT, Database, SqliteDatabase, make_engine, take_write_lock
+from expctl.registry.db import (
+    REINDEX_HINT,
+    Database,
+    SqliteDatabase,
+    make_engine,
+    safe_url,
+    take_write_lock,
+)
 
 BOOKKEEPING_TABLE = "expctl_migrations"
+FOREIGN_HINT = ("expctl never changes a database it did not create: point `registry:` in "
+                "expctl.yaml (or EXPCTL_REGISTRY_URL) at a database of its own")
 
 
 def m001_initial(conn) -> None:
@@ -47,10 +56,27 @@ def m003_sweep(conn) -> None:
         conn.execute(text("CREATE INDEX ix_runs_sweep_created ON runs (sweep, created_ts)"))
 
 
+def m004_workspace_rows(conn) -> None:
+    """Every row knows its workspace (a shared registry holds many) and its folder's mtime.
+
+    The index tables are made again in the new shape (m001 already made it on a new
+    registry): their rows cannot say which workspace they came from. Each workspace fills its
+    rows again from its run folders on its next command (expctl.registry.index.open_index)."""
+    from sqlalchemy import inspect
+
+    from expctl.registry.schema import create_index_tables, drop_index_tables
+
+    if "workspace" in {c["name"] for c in inspect(conn).get_columns("runs")}:
+        return
+    drop_index_tables(conn)
+    create_index_tables(conn)
+
+
 MIGRATIONS: list[Callable] = [
     m001_initial,
     m002_tags,
     m003_sweep,
+    m004_workspace_rows,
 ]
 KNOWN = [m.__name__ for m in MIGRATIONS]
 
@@ -64,14 +90,15 @@ def pending_migrations(db: Database) -> list[str]:
         shown = ", ".join(sorted(tables)[:5])
         raise RegistryError(
             f"`{_where(db)}` is not an expctl registry: it holds other tables ({shown}).",
-            hint=REINDEX_HINT,
+            hint=FOREIGN_HINT,
         )
     applied = [r[0] for r in db.query(f"SELECT name FROM {BOOKKEEPING_TABLE}")]
     newer = [name for name in applied if name not in KNOWN]
     if newer:
         raise RegistryError(
             f"`{_where(db)}` was written by a newer expctl (schema {', '.join(newer)}).",
-            hint="upgrade expctl, or " + REINDEX_HINT,
+            hint="upgrade expctl: a newer one (a teammate's?) uses this registry, and expctl "
+            "never replaces it",
         )
     return [name for name in KNOWN if name not in applied]
 
@@ -116,7 +143,7 @@ def migrate(db: Database) -> list[str]:
 
 def _where(db: Database) -> str:
     path = getattr(db, "path", None)
-    return str(path) if path is not None else db.url
+    return str(path) if path is not None else safe_url(db.url)
 
 
 def open_registry(ws, url: str | None = None) -> Database:
@@ -125,10 +152,12 @@ def open_registry(ws, url: str | None = None) -> Database:
     Raises RegistryError for a file that is corrupt, foreign or from a newer expctl; nothing
     is written to such a file."""
     from expctl.registry.db import connect
+    from expctl.registry.scope import workspace_key
     from expctl.registry.settings import registry_url
 
     db = connect(url or registry_url(ws))
     try:
+        db.key, db.workspace_path = workspace_key(ws), str(ws.root.resolve())
         pending = pending_migrations(db)  # first, so a foreign file is refused untouched
         if isinstance(db, SqliteDatabase):
             db.use_wal()

@@ -11,7 +11,7 @@ new shape).
 
 from __future__ import annotations
 
-from sqlalchemy import Index
+from sqlalchemy import BigInteger, Index
 from sqlmodel import Field, SQLModel
 
 # SQLite: tables clustered by their primary key (WITHOUT ROWID). A row is then one B-tree
@@ -22,19 +22,23 @@ CLUSTERED = {"sqlite_with_rowid": False}
 
 
 class RunRow(SQLModel, table=True):
-    """One run: run.yaml's facts, the status last derived from its files, its primary metric."""
+    """One run of one workspace: run.yaml's facts, the status last derived from its files, its
+    primary metric. Every table starts with the workspace key (expctl.registry.scope): a shared
+    registry holds many workspaces, and each command reads and writes its own."""
 
     __tablename__ = "runs"
     __table_args__ = (
         # ls: newest first, optionally filtered by status or recipe
-        Index("ix_runs_created", "created_ts", "id"),
-        Index("ix_runs_status_created", "status", "created_ts"),
-        Index("ix_runs_recipe_created", "recipe", "created_ts"),
-        Index("ix_runs_sweep_created", "sweep", "created_ts"),  # ls/leaderboard --sweep
+        Index("ix_runs_created", "workspace", "created_ts", "id"),
+        Index("ix_runs_status_created", "workspace", "status", "created_ts"),
+        Index("ix_runs_recipe_created", "workspace", "recipe", "created_ts"),
+        Index("ix_runs_sweep_created", "workspace", "sweep", "created_ts"),  # --sweep
         CLUSTERED,
     )
 
+    workspace: str = Field(primary_key=True)  # the workspace key
     id: str = Field(primary_key=True)
+    workspace_path: str | None = None  # the workspace's folder when indexed, for display
     recipe: str | None = None
     status: str  # last known: derived from the files when indexed; refreshed by ls if volatile
     created: str  # as written in run.yaml (ISO 8601 with offset)
@@ -49,6 +53,9 @@ class RunRow(SQLModel, table=True):
     session: str | None = None  # screen/tmux session or Slurm job id
     sweep: str | None = None  # run.yaml's sweep id (`expctl sweep`)
     indexed_at: str  # when this row was last written
+    # The run folder's mtime (ns) when its files were read: a folder changed since (edited,
+    # pulled by git) is read again by the next `ls` (expctl.registry.freshness).
+    folder_mtime_ns: int | None = Field(default=None, sa_type=BigInteger)
 
 
 class ParamRow(SQLModel, table=True):
@@ -58,12 +65,13 @@ class ParamRow(SQLModel, table=True):
     __tablename__ = "params"
     __table_args__ = (
         # leaderboard --where KEY=VALUE: numeric or text equality on one key
-        Index("ix_params_name_num", "name", "value_num"),
-        Index("ix_params_name_text", "name", "value_text"),
+        Index("ix_params_name_num", "workspace", "name", "value_num"),
+        Index("ix_params_name_text", "workspace", "name", "value_text"),
         CLUSTERED,
     )
 
-    run_id: str = Field(primary_key=True, foreign_key="runs.id", ondelete="CASCADE")
+    workspace: str = Field(primary_key=True)
+    run_id: str = Field(primary_key=True)
     name: str = Field(primary_key=True)  # flattened key, e.g. train.lr
     value_text: str  # strings as written; other values as JSON (true, null, [1, 2])
     value_num: float | None = None  # set for ints and floats (not booleans)
@@ -76,11 +84,12 @@ class MetricRow(SQLModel, table=True):
     __tablename__ = "metrics"
     __table_args__ = (
         # leaderboard: runs ranked by one metric's final value
-        Index("ix_metrics_name_value", "name", "value"),
+        Index("ix_metrics_name_value", "workspace", "name", "value"),
         CLUSTERED,
     )
 
-    run_id: str = Field(primary_key=True, foreign_key="runs.id", ondelete="CASCADE")
+    workspace: str = Field(primary_key=True)
+    run_id: str = Field(primary_key=True)
     name: str = Field(primary_key=True)
     value: float | None = None  # final value; None when only a series was logged
     last: float | None = None
@@ -98,11 +107,12 @@ class TagRow(SQLModel, table=True):
     __tablename__ = "tags"
     __table_args__ = (
         # ls/leaderboard --tag T: the runs with a tag
-        Index("ix_tags_tag", "tag", "run_id"),
+        Index("ix_tags_tag", "workspace", "tag", "run_id"),
         CLUSTERED,
     )
 
-    run_id: str = Field(primary_key=True, foreign_key="runs.id", ondelete="CASCADE")
+    workspace: str = Field(primary_key=True)  # the workspace key, as in runs
+    run_id: str = Field(primary_key=True)
     tag: str = Field(primary_key=True)
 
 
@@ -123,6 +133,11 @@ def create_index_tables(conn) -> None:
     SQLModel.metadata.create_all(conn, tables=[t.__table__ for t in INDEX_TABLES])
 
 
+def drop_index_tables(conn) -> None:
+    """Drop expctl's own index tables and tags (never another table): they are rebuilt from
+    run folders."""
+    for table in (TagRow, *reversed(INDEX_TABLES)):
+        table.__table__.drop(conn, checkfirst=True)
 def create_tags_table(conn) -> None:
     """The tags table (m002), unless it exists."""
     TagRow.__table__.create(conn, checkfirst=True)

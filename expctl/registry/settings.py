@@ -79,8 +79,8 @@ def _fast(ws: Workspace) -> ReadSettings | None:
         text = ws.settings_path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return ReadSettings()
-    except OSError:
-        return None
+    except (OSError, UnicodeDecodeError):
+        return None  # the full validation names the problem
     import yaml
 
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)

@@ -88,7 +88,7 @@ def test_driver_errors_become_registry_errors(via_sqlalchemy: Workspace) -> None
 
 
 def test_password_is_not_shown_in_messages() -> None:
-    assert dbmod._safe_url("postgresql://me:secret@db.lab/expctl") == \
+    assert dbmod.safe_url("postgresql://me:secret@db.lab/expctl") == \
         "postgresql://me:***@db.lab/expctl"
     assert dbmod.sqlite_path("postgresql://me@db/x") is None
     assert dbmod.sqlite_path("sqlite:////abs/registry.db") == Path("/abs/registry.db")

@@ -18,11 +18,11 @@ def test_a_registry_from_before_sweeps_gets_the_sweep_column(workspace: Path) ->
         conn.execute("DROP INDEX ix_runs_sweep_created")
         conn.execute("ALTER TABLE runs DROP COLUMN sweep")
         conn.execute("DELETE FROM expctl_migrations WHERE name = 'm003_sweep'")
-        conn.execute("INSERT INTO runs (id, status, created, created_ts, imported, git_dirty,"
-                     " indexed_at) VALUES ('old', 'finished', 'x', 0, 0, 0, 'x')")
+        conn.execute("INSERT INTO runs (workspace, id, status, created, created_ts, imported,"
+                     " git_dirty, indexed_at) VALUES ('w', 'old', 'finished', 'x', 0, 0, 0, 'x')")
     with open_registry(ws) as db:
         assert migrations.pending_migrations(db) == []
-        assert db.query("SELECT id, sweep FROM runs") == [("old", None)]
     with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT id, sweep FROM runs").fetchall() == [("old", None)]
         names = {r[1] for r in conn.execute("PRAGMA index_list(runs)")}
     assert "ix_runs_sweep_created" in names

@@ -74,6 +74,7 @@ def test_a_failing_migration_leaves_no_trace(workspace: Path, monkeypatch) -> No
     """Each migration runs in one transaction with its record: DDL included."""
     ws = Workspace(workspace)
     open_registry(ws).close()
+    known = list(migrations.KNOWN)
 
     def m002_broken(conn) -> None:
         from sqlalchemy import text
@@ -99,7 +100,7 @@ def test_newer_schema_is_refused(workspace: Path) -> None:
     with pytest.raises(RegistryError) as caught:
         open_registry(ws)
     assert "newer expctl" in caught.value.message
-    assert "expctl reindex" in caught.value.hint
+    assert "upgrade expctl" in caught.value.hint and "reindex" not in caught.value.hint
     assert caught.value.exit_code == ExitCode.REGISTRY
 
 
@@ -114,7 +115,7 @@ def test_foreign_sqlite_file_is_refused_untouched(workspace: Path) -> None:
         open_registry(Workspace(workspace))
     assert "not an expctl registry" in caught.value.message
     assert "photos" in caught.value.message
-    assert "expctl reindex" in caught.value.hint
+    assert "never changes" in caught.value.hint and "reindex" not in caught.value.hint
     assert db_path.read_bytes() == before
     assert not Path(f"{db_path}-wal").exists()
 
@@ -131,10 +132,12 @@ def test_random_bytes_are_refused_untouched(workspace: Path) -> None:
     assert db_path.read_bytes() == before
 
 
-@pytest.mark.sqlite_only  # a shared server's foreign or newer tables are never replaced
+@pytest.mark.sqlite_only
 @pytest.mark.parametrize("damage", ["random", "foreign", "newer"])
 def test_cli_reports_a_broken_registry_and_reindex_repairs_it(workspace: Path, cli,
                                                              snapshot, damage: str) -> None:
+    """Random bytes in registry.db: reindex keeps them aside and rebuilds. Foreign tables or
+    a newer schema: refused by every command, reindex included, and never touched."""
     code, _, err = cli("import", str(_jsonl(workspace)))
     assert code == 0, err
     db_path = workspace / "registry.db"
@@ -157,12 +160,18 @@ def test_cli_reports_a_broken_registry_and_reindex_repairs_it(workspace: Path, c
         assert out == ""
         lines = err.strip().splitlines()
         assert lines[0].startswith("error: Registry") or lines[0].startswith("error: `")
-        assert "expctl reindex" in lines[-1]
+        assert ("expctl reindex" in lines[-1]) == (damage == "random")
         assert len(lines) == 2 and "Traceback" not in err
     assert snapshot(workspace) == before
     code, _, err = cli("reindex")
+    if damage != "random":
+        assert code == ExitCode.REGISTRY and "reindex" not in err, err
+        assert snapshot(workspace) == before
+        return
     assert code == 0, err
-    assert "indexed 2 runs" in err
+    assert "indexed 2 runs" in err and "kept as" in err
+    kept = [p for p in workspace.iterdir() if p.name.startswith("registry.db.unreadable-")]
+    assert len(kept) == 1 and kept[0].read_bytes() == b"\x00garbage" * 1000
     code, out, err = cli("ls", "--format", "json")
     assert code == 0, err
     assert sorted(r["id"] for r in json.loads(out)) == ["a", "b"]
@@ -189,14 +198,21 @@ def test_concurrent_first_opens_migrate_once(workspace: Path) -> None:
 
 def test_reindex_rebuilds_from_folders(workspace: Path, cli) -> None:
     assert cli("import", str(_jsonl(workspace)))[0] == 0
-    registry_execute(  # an index that drifted from the folders
+    from expctl.registry.scope import workspace_key
+
+    key = workspace_key(Workspace(workspace))
+    registry_execute(  # an index that drifted from the folders; another workspace's row
         workspace, "DELETE FROM metrics",
-        "INSERT INTO runs (id, status, created, created_ts, imported, git_dirty,"
-        " indexed_at) VALUES ('ghost', 'created', 'x', 0, FALSE, FALSE, 'x')")
+        "INSERT INTO runs (workspace, id, status, created, created_ts, imported, git_dirty,"
+        f" indexed_at) VALUES ('{key}', 'ghost', 'created', 'x', 0, FALSE, FALSE, 'x')",
+        "INSERT INTO runs (workspace, id, status, created, created_ts, imported, git_dirty,"
+        " indexed_at) VALUES ('elsewhere', 'a', 'created', 'x', 0, FALSE, FALSE, 'x')")
     result = reindex(Workspace(workspace))
     assert isinstance(result, ReindexResult)
     assert (result.runs, result.metrics, result.skipped) == (2, 2, [])
-    assert sorted(r[0] for r in registry_rows(workspace, "SELECT id FROM runs")) == ["a", "b"]
+    assert sorted(registry_rows(workspace, "SELECT workspace, id FROM runs")) == \
+        sorted([(key, "a"), (key, "b"), ("elsewhere", "a")])
+    registry_execute(workspace, "DELETE FROM runs WHERE workspace = 'elsewhere'")
     assert registry_rows(workspace, "SELECT COUNT(*) FROM metrics")[0][0] == 2
     if not registry_url_of(workspace).startswith("sqlite"):
         return
@@ -250,23 +266,23 @@ def test_index_runs_on_a_new_registry_indexes_every_folder(workspace: Path, cli)
     assert index_runs(Workspace(workspace), ["a"]) == 2  # b too: the registry was new
 
 
-@pytest.mark.sqlite_only  # the copy into registry.db is SQLite's; PostgreSQL reads under lock
 def test_a_record_during_reindex_is_not_undone(workspace: Path, cli, monkeypatch) -> None:
     """A command that writes a run's files after reindex read them, and indexes them before
-    the rebuilt index is copied in, keeps its values: reindex indexes what changed since."""
+    reindex writes its rows, keeps its values: reindex indexes what changed since."""
     assert cli("import", str(_jsonl(workspace)))[0] == 0
     from expctl.registry import index
     from expctl.runs import load_run, write_results
 
     ws = Workspace(workspace)
-    real_rebuild = index._rebuild_sqlite
+    real_read_all = index._read_all
 
-    def rebuild_with_a_record_meanwhile(path, records) -> None:
+    def read_all_with_a_record_meanwhile(ws_):
+        found = real_read_all(ws_)  # holds a's old value
         write_results(load_run(ws, "a"), {"small_map": 0.99})  # `expctl record a small_map=..`
         index_runs(ws, ["a"])
-        real_rebuild(path, records)  # records hold a's old value
+        return found
 
-    monkeypatch.setattr(index, "_rebuild_sqlite", rebuild_with_a_record_meanwhile)
+    monkeypatch.setattr(index, "_read_all", read_all_with_a_record_meanwhile)
     reindex(ws)
     rows = registry_rows(workspace, "SELECT value FROM metrics WHERE run_id = 'a'")
     assert rows == [(0.99,)]

@@ -1,0 +1,77 @@
+"""YAML is read within limits: an alias bomb or deep nesting is exit 2 at once, unexpanded."""
+
+from __future__ import annotations
+
+import resource
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from helpers import expctl_script
+
+
+def _bomb(levels: int) -> str:
+    lines = ['  l0: &l0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    for i in range(1, levels):
+        lines.append(f"  l{i}: &l{i} [" + ",".join([f"*l{i - 1}"] * 9) + "]")
+    return "\n".join(lines) + "\n"
+
+
+def _timed(args: list[str], cwd: Path) -> tuple[subprocess.CompletedProcess, float, float, int]:
+    """The command, its wall and CPU seconds and its peak memory (KiB)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    done = subprocess.run([expctl_script(), *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=20)
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    return done, wall, cpu, after.ru_maxrss
+
+
+@pytest.mark.parametrize("levels", [9, 10])
+def test_a_billion_laughs_in_a_recipe_is_exit_2_at_once(workspace: Path, levels: int) -> None:
+    recipe = 'command: ["python", "-c", "pass"]\nparams:\n' + _bomb(levels)
+    if levels == 9:
+        assert len(recipe.encode()) < 800  # the 424-byte bomb of the report, in a recipe
+    (workspace / "recipes" / "bomb.yaml").write_text(recipe)
+    done, wall, cpu, peak_kib = _timed(["new", "bomb"], workspace)
+    assert done.returncode == 2, done.stderr
+    assert "bomb.yaml" in done.stderr and "expands to more than" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 2  # the message and its hint
+    # CPU time: on a shared 2-core machine the wall time also counts waiting for a core.
+    assert cpu < 1.0, (cpu, wall)
+    assert wall < 10
+    assert peak_kib < 300 * 1024  # the expanded document would take gigabytes
+    assert not (workspace / "runs" / "bomb").exists()
+
+
+@pytest.mark.parametrize("where", ["expctl.yaml", "recipe"])
+def test_deep_nesting_and_self_reference_are_refused(workspace: Path, cli, where: str) -> None:
+    deep = "[" * 200 + "]" * 200
+    for text, words in ((f"metrics: {deep}\n", "nested more than"),
+                        ("metrics: &a [*a]\n", "inside itself"),
+                        ("metrics:\n" + _bomb(9), "expands to more than")):
+        if where == "expctl.yaml":
+            (workspace / "expctl.yaml").write_text(text)
+            code, _, err = cli("ls")
+        else:
+            (workspace / "recipes" / "deep.yaml").write_text('command: ["x"]\n' + text)
+            code, _, err = cli("new", "deep")
+        assert code == 2 and words in err, (where, text[:30], err)
+        assert "internal error" not in err
+
+
+def test_a_bomb_in_a_set_value_is_refused(workspace: Path) -> None:
+    from expctl.errors import BadInputError
+    from expctl.recipes import load_recipe
+    from expctl.workspace import Workspace
+
+    parts = ["&l0 [lol,lol,lol,lol,lol,lol,lol,lol,lol]"]
+    parts += [f"&l{i} [" + ",".join([f"*l{i - 1}"] * 9) + "]" for i in range(1, 9)]
+    value = "[" + ", ".join(parts) + "]"
+    started = time.process_time()
+    with pytest.raises(BadInputError, match="expands to more than"):
+        load_recipe(Workspace(workspace), "baseline", [f"model.scales={value}"])
+    assert time.process_time() - started < 1.0
