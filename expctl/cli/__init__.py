@@ -1,30 +1,31 @@
-"""expctl's command line. `main` maps ExpctlError to one line on stderr and its exit code."""
-# isort: skip_file
+"""expctl's command line: the commands, registered from one list, and `run`, which maps an
+ExpctlError to one line on stderr and its exit code."""
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 
-# Importing the command modules registers their commands, in the order `--help` lists them:
-# the experiment cycle's.
-from expctl.cli import runs  # noqa: F401
-from expctl.cli import jobs  # noqa: F401
-from expctl.cli import phases  # noqa: F401
-from expctl.cli import results  # noqa: F401
-from expctl.cli import tag  # noqa: F401
-from expctl.cli import note  # noqa: F401
-from expctl.cli import board  # noqa: F401
-from expctl.cli import git_cmds  # noqa: F401
-from expctl.cli import report  # noqa: F401
-from expctl.cli import plot  # noqa: F401
-from expctl.cli import tensorboard  # noqa: F401
-from expctl.cli import rm  # noqa: F401
-from expctl.cli import archive  # noqa: F401
-from expctl.cli import gc  # noqa: F401
-from expctl.cli import sweep  # noqa: F401
-from expctl.cli import queue  # noqa: F401
-from expctl.cli.app import app
+from expctl.cli.app import APPLICATION, app
+
+# Every command, in the order `--help` lists them: the experiment cycle's. Each lives in the
+# module of expctl/cli/ named after it, which registers it on the one app when imported.
+COMMANDS = (
+    "init", "recipes", "new", "snapshot", "sweep", "launch", "queue", "status", "logs",
+    "attach", "stop", "wait", "gather", "validate", "record", "cycle", "import", "ls", "show",
+    "tag", "note", "leaderboard", "sweep-summary", "compare", "report", "plot", "tensorboard",
+    "commit", "rm", "archive", "gc", "clean-trees", "reindex",
+)
+
+
+def command_module(name: str) -> str:
+    """The module of command `name`: `expctl gather` is expctl.cli.gather."""
+    return "expctl.cli." + {"import": "import_"}.get(name, name.replace("-", "_"))
+
+
+for _name in COMMANDS:
+    importlib.import_module(command_module(_name))
 
 
 def _terminate(signum, frame) -> None:
@@ -48,6 +49,7 @@ def run(argv: list[str]) -> int:
 
     from expctl.errors import ExitCode, ExpctlError, Terminated
 
+    APPLICATION.workspace = None  # each command line starts from no global options
     try:
         app(args=argv, prog_name="expctl")
     except SystemExit as exc:

@@ -27,7 +27,7 @@ def plot(
 ) -> None:
     """Draw one logged series of several runs for a paper or a slide (baseline dashed)."""
     from expctl import console
-    from expctl.cli.results import open_index
+    from expctl.cli.shared import open_index
     from expctl.errors import BadInputError, NotFoundError
     from expctl.visual.selection import select_runs
     from expctl.visual.series import check_x, load_run_series

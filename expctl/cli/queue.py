@@ -50,7 +50,7 @@ def queue_cancel(
 ) -> None:
     """Take waiting runs out of the queue (they stay, as created runs)."""
     from expctl import console
-    from expctl.cli.jobs import _reindex
+    from expctl.cli.shared import update_index
     from expctl.ids import check_run_id
     from expctl.queue.operations import cancel
 
@@ -58,7 +58,7 @@ def queue_cancel(
     for run_id in run_ids:
         cancel(ws, check_run_id(run_id))
         console.success(f"took run {run_id} out of the queue")
-    _reindex(ws, *run_ids)
+    update_index(ws, *run_ids)
 
 
 @queue_app.command("pause")

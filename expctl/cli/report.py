@@ -33,7 +33,7 @@ def report(
 ) -> None:
     """Write an HTML report: leaderboard, curves, confusion matrices and one section per run."""
     from expctl import console
-    from expctl.cli.results import open_index
+    from expctl.cli.shared import open_index
     from expctl.files import write_text_atomic
     from expctl.registry.index import refresh_statuses
     from expctl.registry.queries import parse_where

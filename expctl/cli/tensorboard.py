@@ -19,7 +19,7 @@ def tensorboard(
     import time
 
     from expctl import console
-    from expctl.cli.results import open_index
+    from expctl.cli.shared import open_index
     from expctl.registry.queries import parse_where
     from expctl.visual.selection import select_runs
     from expctl.visual.tensorboard_view import serve

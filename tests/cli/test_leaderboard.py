@@ -91,7 +91,7 @@ def test_lower_is_better_by_name_and_by_settings(workspace: Path, cli) -> None:
 
 
 def test_colours_follow_the_direction() -> None:
-    from expctl.cli.board import _table
+    from expctl.cli.leaderboard import _table
     from expctl.leaderboard import Board, BoardRow
     from expctl.numbers import MetricFormat
 

@@ -1,5 +1,4 @@
-"""The leaderboard command. Keep expensive imports out of this module (see expctl.cli.app):
-on an SQLite registry the whole command runs on the standard library, PyYAML and typer."""
+"""`expctl leaderboard`. Keep expensive imports inside the command (see expctl.cli.app)."""
 
 from __future__ import annotations
 
@@ -35,7 +34,7 @@ def leaderboard(
 ) -> None:
     """Rank runs by a metric, best first, with each run's change against the baseline."""
     from expctl import console
-    from expctl.cli.results import open_index, refresh_shown
+    from expctl.cli.shared import open_index, refresh_shown
     from expctl.ids import check_tag
     from expctl.leaderboard import build_board
     from expctl.registry.index import refresh_statuses

@@ -1,0 +1,27 @@
+"""`expctl import`. Keep expensive imports inside the command (see expctl.cli.app)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from expctl.cli.app import app, get_workspace
+
+
+@app.command("import")
+def import_cmd(
+    file: Path = typer.Argument(..., help="CSV (id column + one column per metric) or JSONL "
+                                "({\"id\", \"metrics\", \"params\"} per line)."),
+    recipe: str | None = typer.Option(None, "--recipe", "-r", help="Recipe name to record on "
+                                      "the imported runs; only its spelling is checked, as the "
+                                      "results may come from a recipe not in recipes/."),
+) -> None:
+    """Bring in results obtained elsewhere as runs marked imported (re-import updates them)."""
+    from expctl import console
+    from expctl.phases.importer import import_runs
+
+    ws = get_workspace()
+    result = import_runs(ws, file, recipe)
+    console.success(f"imported {len(result.created) + len(result.updated)} runs from {file.name}"
+                    f" ({len(result.created)} new, {len(result.updated)} updated)")

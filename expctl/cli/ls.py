@@ -1,0 +1,152 @@
+"""`expctl ls`. Keep expensive imports inside the command (see expctl.cli.app)."""
+
+from __future__ import annotations
+
+import typer
+
+from expctl.cli.app import app, check_format, get_workspace
+from expctl.cli.shared import open_index, refresh_shown
+
+LS_FORMATS = ("table", "json", "csv")
+
+
+@app.command("ls")
+def ls_cmd(
+    status: str | None = typer.Option(None, "--status", "-s", help="Only runs in this state: "
+                                      "created, queued, blocked, running, finished, failed, "
+                                      "killed, lost or imported."),
+    recipe: str | None = typer.Option(None, "--recipe", "-r", help="Only runs of this recipe."),
+    sweep: str | None = typer.Option(None, "--sweep", help="Only runs of this sweep."),
+    limit: int = typer.Option(50, "--limit", "-n", help="Show at most N runs, newest first; "
+                              "0 shows all.", min=0),
+    tags: list[str] = typer.Option([], "--tag", "-t", help="Only runs with this tag "
+                                   "(repeatable: runs with every one)."),
+    archived: bool = typer.Option(False, "--archived", help="List the archived runs "
+                                  "(runs/.archive/, read from their folders) instead."),
+    fmt: str = typer.Option("table", "--format", "-f", help="table, json or csv."),
+    all_workspaces: bool = typer.Option(False, "--all-workspaces", "-A", help="Runs of every "
+                                        "workspace sharing this registry, with their "
+                                        "workspace's folder (default: this workspace's)."),
+) -> None:
+    """List runs, newest first, from the registry."""
+    from expctl import console
+    from expctl.ids import check_tag
+    from expctl.registry.queries import check_status
+    from expctl.registry.settings import read_settings
+
+    check_format(fmt, LS_FORMATS)
+    if status is not None:
+        check_status(status)
+    for tag in tags:
+        check_tag(tag)
+    ws = get_workspace()
+    here = str(ws.root.resolve())
+    if archived:
+        rows, run_tags, total = _archived_rows(ws, status, recipe, tags, limit)
+    else:
+        from expctl.registry.index import refresh_statuses
+        from expctl.registry.queries import list_runs
+        from expctl.registry.tags import tags_for
+
+        with open_index(ws) as db:
+            refresh_statuses(ws, db)
+            db.all_workspaces = all_workspaces
+            rows, total = list_runs(db, status, recipe, limit, tags, sweep)
+            if refresh_shown(ws, db, [r.id for r in rows if r.workspace_path in (None, here)]):
+                rows, total = list_runs(db, status, recipe, limit, tags, sweep)  # one changed
+            run_tags = tags_for(db, [r.id for r in rows if r.workspace_path in (None, here)])
+    settings = read_settings(ws)
+    if fmt == "json":
+        console.print_json([_ls_json(r, run_tags.get(r.id, []), all_workspaces)
+                            for r in rows])
+    elif fmt == "csv":  # raw stored values, as in json: the status as indexed
+        columns = ["id", "recipe", "status", "created", "steps", "primary_metric",
+                   "primary_value"]
+        console.table(columns, [[r.id, r.recipe, r.status, r.created, r.steps,
+                                 r.primary_metric, r.primary_value] for r in rows], fmt)
+    else:
+        columns = ["id", "recipe", "status", "created", "steps", "primary"]
+        table = [[r.id, r.recipe or "",
+                  _status_cell(ws, r) if not all_workspaces or r.workspace_path == here
+                  else r.status,
+                  _short_time(r.created), "" if r.steps is None else r.steps,
+                  _primary(r, settings)] for r in rows]
+        if run_tags:  # a tags column only when a run shown has tags
+            columns.append("tags")
+            for r, line in zip(rows, table, strict=True):
+                line.append(",".join(run_tags.get(r.id, [])))
+        if all_workspaces:
+            columns.append("workspace")
+            for line, r in zip(table, rows, strict=True):
+                line.append(r.workspace_path or "")
+        console.table(columns, table, fmt, right_align=("steps",))
+    if total > len(rows):
+        console.info(f"showing {len(rows)} of {total} runs (--limit 0 shows all)")
+    elif not rows and fmt == "table":
+        if archived:
+            console.info("no archived runs match" if status or recipe or tags
+                         else "no archived runs (see `expctl archive`)")
+        else:
+            console.info("no runs match" if status or recipe or tags or sweep else "no runs yet: "
+                         "create one with `expctl new` or bring results with `expctl import`")
+
+
+def _archived_rows(ws, status, recipe, tags, limit):
+    """`ls --archived`: RunSummary rows, their tags and the number matching, from folders."""
+    from expctl import console
+    from expctl.registry.queries import RunSummary
+    from expctl.removal import list_archived
+
+    records, problems = list_archived(ws)
+    for problem in problems:
+        console.warn(f"skipped archived {problem}")
+    matching = [r for r in records if (status is None or r.status == status)
+                and (recipe is None or r.recipe == recipe) and set(tags) <= set(r.tags)]
+    shown = matching[:limit] if limit else matching
+    rows = [RunSummary(r.id, r.recipe, r.status, r.created, r.steps, r.imported,
+                       r.primary_metric, r.metrics.get(r.primary_metric or ""))
+            for r in shown]
+    return rows, {r.id: r.tags for r in shown if r.tags}, len(matching)
+
+
+def _status_cell(ws, row):
+    """A running run's status as its launcher sees it now, with progress, elapsed time, ETA
+    and loss (`running 1.2k/100k · 4m05s elapsed · eta 2h10m · loss 0.31`, or Slurm's
+    `PENDING (Priority)`), read from its folder; any other run's as indexed."""
+    if row.status in ("queued", "blocked"):
+        from expctl.queue.store import queue_dir, read_entry
+
+        entry = read_entry(queue_dir(ws.root), row.id)
+        return f"{row.status} ({entry.reason})" if entry and entry.reason else row.status
+    if row.status != "running":
+        return row.status
+    from expctl.errors import ExpctlError
+    from expctl.registry.settings import read_settings
+    from expctl.runs import load_run
+    from expctl.state import status_cell
+
+    try:
+        return status_cell(load_run(ws, row.id), read_settings(ws).format("loss"))
+    except ExpctlError:
+        return row.status
+
+
+def _ls_json(r, tags: list[str], all_workspaces: bool = False) -> dict:
+    row = {"id": r.id, "recipe": r.recipe, "status": r.status, "created": r.created,
+           "steps": r.steps, "imported": r.imported, "primary_metric": r.primary_metric,
+           "primary_value": r.primary_value, "tags": tags}
+    if all_workspaces:
+        row["workspace"] = r.workspace_path
+    return row
+
+
+def _primary(r, settings) -> str:
+    if r.primary_metric is None or r.primary_value is None:
+        return ""
+    fmt = settings.format(r.primary_metric)
+    return f"{fmt.title} {fmt.value(r.primary_value)}"
+
+
+def _short_time(iso: str) -> str:
+    """2025-11-23T14:05:09+01:00 -> 2025-11-23 14:05 (the run's local time)."""
+    return iso[:16].replace("T", " ")

@@ -1,0 +1,22 @@
+"""`expctl reindex`. Keep expensive imports inside the command (see expctl.cli.app)."""
+
+from __future__ import annotations
+
+from expctl.cli.app import app, get_workspace
+
+
+@app.command("reindex")
+def reindex_cmd() -> None:
+    """Rebuild the registry from the run folders alone."""
+    from expctl import console
+    from expctl.registry import reindex
+
+    ws = get_workspace()
+    result = reindex(ws)
+    for note in result.notes:
+        console.warn(note)
+    for problem in result.skipped:
+        console.warn(f"skipped {problem}")
+    console.success(f"indexed {result.runs} runs ({result.params} params, "
+                    f"{result.metrics} metrics)" + (f"; skipped {len(result.skipped)}"
+                                                    if result.skipped else ""))

@@ -1,0 +1,26 @@
+"""`expctl stop`. Keep expensive imports inside the command (see expctl.cli.app)."""
+
+from __future__ import annotations
+
+import typer
+
+from expctl.cli.app import app, get_workspace
+from expctl.cli.shared import load_given_run, update_index
+
+
+@app.command()
+def stop(
+    run_id: str | None = typer.Argument(None, help="Run id (default: the current run)."),
+    force: bool = typer.Option(False, "--force", help="SIGKILL the job's processes now."),
+    grace: float = typer.Option(30.0, "--grace", min=0.0, help="Seconds the job gets after "
+                                "SIGINT (to save and exit) before SIGTERM, then SIGKILL."),
+) -> None:
+    """Stop a running job and everything it started; its exit record is still written."""
+    from expctl import console
+    from expctl.launchers.control import stop_job
+    from expctl.launchers.status import status_text
+
+    run = load_given_run(run_id)
+    final = stop_job(run, force=force, grace=grace, notify=console.info)
+    console.success(f"run {run.id}: {status_text(final)}")
+    update_index(get_workspace(), run.id)  # the registry keeps each run's state for `ls`
