@@ -47,12 +47,14 @@ PROGRESS = re.compile(r"(\d+)/5\b[^\r\n]*?([\d.]+s|\d+m\d+s) elapsed · eta \S+ 
 
 
 @pytest.fixture()
-def ws(tmp_path: Path) -> Path:
+def ws(tmp_path: Path):
     root = make_workspace(tmp_path, {"hold": RECIPE}, settings="\nlauncher: local\n")
     (root / "train.py").write_text(TRAIN)
     git(root, "add", "-A")
     git(root, "commit", "-qm", "stand-in")
-    return root
+    yield root
+    for launch in (root / "runs").glob("*/launch.json"):  # jobs a test left holding at its gate
+        cli(root, "stop", launch.parent.name, "--force", check=False)
 
 
 class Terminal:
