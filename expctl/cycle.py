@@ -34,7 +34,7 @@ from expctl.errors import (
 )
 from expctl.launchers import get_launcher
 from expctl.launchers.control import LOST_EXIT_CODE, exit_code_for, wait_for
-from expctl.launchers.envfile import with_caller_environment
+from expctl.launchers.envfile import start_with_caller_environment
 from expctl.metrics.context import run_recipe
 from expctl.metrics.criteria import parse_criteria
 from expctl.phases.commit import commit_run
@@ -341,14 +341,9 @@ def start_detached(ws: Workspace, run_id: str, options: CycleOptions, launcher_n
     _check_recipe(run)
     (run.path / "training_logs").mkdir(exist_ok=True)
     name = launcher.session_name(f"{run.id}-cycle")
-    argv, env_file = with_caller_environment(launcher, detached_argv(ws, run.id, options),
-                                             ws.state_dir / "jobs", f"{run.id}-cycle")
-    try:
-        started = launcher.start(argv, run.path, name)
-    except BaseException:
-        if env_file is not None:
-            env_file.unlink(missing_ok=True)  # nothing started that would read it
-        raise
+    started = start_with_caller_environment(launcher, detached_argv(ws, run.id, options),
+                                            run.path, name, ws.state_dir / "jobs",
+                                            f"{run.id}-cycle")
     progress("detach", "done", f"session {started.session}" if started.session
              else "background process")
     return run, started.session

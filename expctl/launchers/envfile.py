@@ -18,6 +18,7 @@ import secrets
 import sys
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from expctl.launchers.jobfiles import SESSION_VARIABLES
 from expctl.rundir import read_json_file
@@ -70,6 +71,19 @@ def with_caller_environment(launcher: object, argv: list[str], jobs_dir: Path,
         return argv, None
     path = save_environment(jobs_dir, name)
     return wrap(argv, path), path
+
+
+def start_with_caller_environment(launcher: Any, argv: list[str], run_dir: Path,
+                                  session: str | None, jobs_dir: Path, name: str) -> Any:
+    """Start `argv` detached with `launcher` and this process's environment (see
+    with_caller_environment); the environment file goes if nothing started to read it."""
+    argv, env_file = with_caller_environment(launcher, argv, jobs_dir, name)
+    try:
+        return launcher.start(argv, run_dir, session)
+    except BaseException:
+        if env_file is not None:
+            env_file.unlink(missing_ok=True)
+        raise
 
 
 def main(args: list[str] | None = None) -> int:

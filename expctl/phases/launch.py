@@ -159,36 +159,11 @@ def start(ws: Workspace, plan: LaunchPlan, environ: dict[str, str] | None = None
     run = plan.run
     with _launch_lock(ws, run.id):
         check_launchable(load_run(ws, run.id), plan.resume)  # another launch may have won
-        previous = read_json_file(run.path / LAUNCH_FILE) or {}
-        attempt = int(previous.get("attempt") or 0) + 1
-        old_config = _change_config(run, plan.config, attempt - 1)
-        _keep_old_record(run.path, attempt - 1)
-        launch_id = secrets.token_hex(6)
-        session = launcher.session_name(run.id)
-        spec = {
-            "version": FORMAT_VERSION,
-            "launch_id": launch_id,
-            "run_id": run.id,
-            "attempt": attempt,
-            "resume": plan.resume,
-            "sets": plan.sets,
-            "launched": now_iso(),
-            "launcher": plan.launcher,
-            "session": session,
-            "argv": plan.command.argv,
-            "cwd": str(plan.command.cwd),
-            "env": plan.command.env,
-            # The caller's environment, unless the launcher carries it itself (Slurm).
-            "env_file": None if getattr(launcher, "exports_environment", False)
-            else str(save_environment(ws.state_dir / JOBS_DIR, f"{run.id}-{launch_id}",
-                                     environ)),
-            "python": sys.executable,
-            "supervisor_pid": None,
-        }
+        earlier = int((read_json_file(run.path / LAUNCH_FILE) or {}).get("attempt") or 0)
+        old_config = _change_config(run, plan.config, earlier)
+        spec, previous = _write_spec(ws, plan, launcher.session_name(run.id), environ)
+        attempt, launch_id, session = spec["attempt"], spec["launch_id"], spec["session"]
         launch_path = run.path / LAUNCH_FILE
-        # Not fsynced: the job should start at once; the rewrite below, once it runs, is.
-        write_json_atomic(launch_path, spec, durable=False)
-        (run.path / COMMAND_FILE).write_text(shlex.join(plan.command.argv) + "\n", "utf-8")
         argv = [sys.executable, "-m", "expctl.launchers.supervisor", str(launch_path)]
         started = None
         try:

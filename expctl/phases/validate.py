@@ -176,7 +176,7 @@ def start_detached(ws: Workspace, run: Run, launcher_name: str,
     """Start validation in a screen/tmux session or as a background process; returns the
     session to attach to (None for a background process)."""
     from expctl.launchers import get_launcher
-    from expctl.launchers.envfile import with_caller_environment
+    from expctl.launchers.envfile import start_with_caller_environment
 
     launcher = get_launcher(launcher_name)
     launcher.check_available()
@@ -189,12 +189,7 @@ def start_detached(ws: Workspace, run: Run, launcher_name: str,
         raise ConflictError(f"Run `{run.id}` is already being validated.")
     (run.path / "training_logs").mkdir(exist_ok=True)
     name = launcher.session_name(f"{run.id}-validate")
-    argv, env_file = with_caller_environment(launcher, detached_argv(ws, run, while_training),
-                                             ws.state_dir / "jobs", f"{run.id}-validate")
-    try:
-        started = launcher.start(argv, run.path, name)
-    except BaseException:
-        if env_file is not None:
-            env_file.unlink(missing_ok=True)  # nothing started that would read it
-        raise
+    started = start_with_caller_environment(launcher, detached_argv(ws, run, while_training),
+                                            run.path, name, ws.state_dir / "jobs",
+                                            f"{run.id}-validate")
     return started.session
