@@ -125,3 +125,24 @@ def test_the_guard_sees_a_cycle_and_a_crossing():
     assert _cycles({"a": {"b"}, "b": {"a"}, "c": set()}) == [["a", "b"]]
     graph = _graph()
     assert "expctl.rundir" in graph["expctl.phases.gather"]
+
+
+def test_every_import_of_an_expctl_name_finds_it() -> None:
+    """Also the imports inside functions, which only fail when that code runs (a restructure
+    that moves a name must move every import of it)."""
+    import importlib
+
+    missing = []
+    for name, path in _modules().items():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not (isinstance(node, ast.ImportFrom) and node.level == 0 and node.module
+                    and node.module.startswith("expctl")):
+                continue
+            module = importlib.import_module(node.module)
+            for alias in node.names:
+                if not hasattr(module, alias.name):
+                    try:
+                        importlib.import_module(f"{node.module}.{alias.name}")
+                    except ImportError:
+                        missing.append(f"{name}: {node.module}.{alias.name}")
+    assert missing == []

@@ -554,8 +554,8 @@ def wait_for_orphans(launch_path: Path) -> int:
     then write the exit file, saying the supervisor died. See liveness.wait_while_alive."""
     import signal as signals
 
-    from expctl.launchers.jobfiles import JOB_FILE
     from expctl.launchers.liveness import wait_while_alive
+    from expctl.rundir import JOB_FILE
 
     run_dir = launch_path.parent
     launch = read_json_file(launch_path) or {}
