@@ -46,8 +46,8 @@ artifacts:                 # what `expctl gather` collects, only from this run's
 
 metrics:
   primary: val_loss        # ranks the leaderboard; "Performance" in commit messages
-  specs:
-    val_loss: {direction: lower}   # names ending in loss, error, rmse... are lower anyway
+  # Direction and number format are set once per metric, in expctl.yaml's `metrics:`
+  # (names ending in loss, error, rmse... are lower-is-better anyway).
   sources:                 # where `expctl record` reads the final metrics
     # metrics.jsonl is what `from expctl import track; track.log({"val_loss": v}, step=s)`
     # writes in the run folder; reduce: min keeps the best value logged.

@@ -29,8 +29,10 @@ for step in range(1, a.steps + 1):
         f.write(json.dumps({"step": step, "loss": 1.0 / step}) + "\\n")
     print(f"step {step}", flush=True)
 """
+# `isolation: none`: the job runs in the workspace's work/, where the test puts the gate.
 RECIPE = f"""\
 description: a stand-in that holds at step 2
+isolation: none
 command: ["{PY}", "../train.py", "--steps", "{{steps}}"]
 steps_param: train.steps
 params: {{train: {{steps: 5}}}}
@@ -126,9 +128,9 @@ def test_cycle_on_a_terminal_shows_the_training_progress(ws: Path) -> None:
 
 
 def test_wait_counts_from_the_job_start_and_ctrl_c_says_the_job_goes_on(ws: Path) -> None:
-    started = time.monotonic()
     cli(ws, "new", "hold_5")
     cli(ws, "launch", "hold_5")
+    started = time.monotonic()  # the job started before this
     metrics = ws / "runs" / "hold_5" / "metrics.jsonl"
     deadline = time.monotonic() + 30
     while not (metrics.exists() and '"step": 2' in metrics.read_text()):

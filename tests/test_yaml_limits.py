@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import resource
 import subprocess
 import time
 from pathlib import Path
@@ -18,16 +17,29 @@ def _bomb(levels: int) -> str:
     return "\n".join(lines) + "\n"
 
 
+# Runs the command as its only child, so the peak memory reported is that command's alone
+# (RUSAGE_CHILDREN of the test process would be the largest of every child it ever had).
+MEASURE = """
+import json, resource, subprocess, sys
+done = subprocess.run(sys.argv[1:], capture_output=True, text=True, timeout=20)
+use = resource.getrusage(resource.RUSAGE_CHILDREN)
+sys.stderr.write(done.stderr)
+print(json.dumps([done.returncode, use.ru_utime + use.ru_stime, use.ru_maxrss]))
+"""
+
+
 def _timed(args: list[str], cwd: Path) -> tuple[subprocess.CompletedProcess, float, float, int]:
     """The command, its wall and CPU seconds and its peak memory (KiB)."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    import json
+    import sys
+
     started = time.perf_counter()
-    done = subprocess.run([expctl_script(), *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=20)
+    done = subprocess.run([sys.executable, "-c", MEASURE, expctl_script(), *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=30)
     wall = time.perf_counter() - started
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
-    return done, wall, cpu, after.ru_maxrss
+    code, cpu, peak = json.loads(done.stdout.strip().splitlines()[-1])
+    done.returncode = code
+    return done, wall, cpu, peak
 
 
 @pytest.mark.parametrize("levels", [9, 10])

@@ -5,11 +5,14 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from expctl.registry import migrations
 from expctl.registry.migrations import open_registry
 from expctl.workspace import Workspace
 
 
+@pytest.mark.sqlite_only
 def test_a_registry_from_before_sweeps_gets_the_sweep_column(workspace: Path) -> None:
     ws = Workspace(workspace)
     open_registry(ws).close()
