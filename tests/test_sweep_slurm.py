@@ -8,7 +8,7 @@ import re
 import subprocess
 
 import pytest
-from launchkit import LaunchKit
+from launchkit import LaunchKit, wait_until
 from slurm_cluster import skit, slurm_conf  # noqa: F401 - fixtures
 
 JOB_TIMEOUT_S = 60.0
@@ -68,6 +68,8 @@ def test_a_held_array_shows_each_task_pending_and_after_becomes_a_dependency(
     kit.cli("sweep", "baseline", "--set", "a=1,2", "--id", "dep", "--name", "d{a}",
              "--slurm", "--after", "first")
     for run_id in ("d1", "d2"):
+        # Slurm gives a just-submitted job the reason `None` until its scheduler has looked.
+        wait_until(lambda r=run_id: kit.status(r)["reason"] == "Dependency", 30, interval=0.5)
         st = kit.status(run_id)
         assert (st["state"], st["slurm_state"], st["reason"]) == \
             ("running", "PENDING", "Dependency")
