@@ -55,6 +55,14 @@ class Board:
         """'higher' or 'lower' is better."""
         return self.format.direction
 
+    def extra_text(self, column: str, value: Any) -> str:
+        """An extra column's cell: a metric in its number format, a param as it is."""
+        if value is None:
+            return ""
+        if column in self.column_formats and isinstance(value, (int, float)):
+            return self.column_formats[column].value(value)
+        return str(value)
+
     @property
     def hidden(self) -> int:
         """Matching runs that `--top` left out."""

@@ -40,13 +40,8 @@ def _compare_two(ws, a: str, b: str, fmt: str) -> None:
     if fmt == "json":
         console.print_json(result.as_dict())
         return
-    if result.config:
-        console.table(["config key", result.a, result.b],
-                      [[d.key, _short(d.a), _short(d.b)] for d in result.config],
-                      title="config differences")
-    else:
-        console.out("config: identical")
-    console.out("")
+    _config_table([result.a, result.b], [[d.key, _short(d.a), _short(d.b)]
+                                          for d in result.config])
     rows = []
     for m in result.metrics:
         colour = {True: "green", False: "red", None: ""}[m.b_better]
@@ -77,13 +72,7 @@ def _compare_many(ws, runs: list[str], baseline: str | None, fmt: str) -> None:
         console.print_json(result.as_dict())
         return
     ids = result.runs
-    if result.config:
-        console.table(["config key", *ids],
-                      [[c.key, *(_short(c.values[r]) for r in ids)] for c in result.config],
-                      title="config differences")
-    else:
-        console.out("config: identical")
-    console.out("")
+    _config_table(ids, [[c.key, *(_short(c.values[r]) for r in ids)] for c in result.config])
     rows = []
     for m in result.metrics:
         cells: list = [m.style.title]
@@ -107,6 +96,17 @@ def _compare_many(ws, runs: list[str], baseline: str | None, fmt: str) -> None:
             console.out(g.stat)
         if g.note:
             console.out(f"git ({result.reference} -> {g.run_id}): {g.note}")
+
+
+def _config_table(ids: list[str], rows: list[list]) -> None:
+    """The config keys that differ, one column per run (or that they are identical)."""
+    from expctl import console
+
+    if rows:
+        console.table(["config key", *ids], rows, title="config differences")
+    else:
+        console.out("config: identical")
+    console.out("")
 
 
 def _short(value) -> str:

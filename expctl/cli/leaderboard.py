@@ -86,7 +86,7 @@ def _table(board) -> tuple[list[str], list[list]]:
         style = "" if better is None else "green" if better else "red"
         change = "" if r.delta is None else fmt.change(r.delta, r.delta_pct)
         note = ", ".join(n for n, on in (("baseline", r.baseline), ("missing", r.missing)) if on)
-        extras = [_extra(board, c, r.extras.get(c)) for c in board.columns]
+        extras = [board.extra_text(c, r.extras.get(c)) for c in board.columns]
         rows.append(["" if r.rank is None else r.rank,
                      Cell(r.id, "bold") if r.baseline else r.id,
                      "" if r.value is None else fmt.value(r.value),
@@ -108,14 +108,6 @@ def _raw_table(board) -> tuple[list[str], list[list]]:
         rows.append([r.rank, r.id, _json_number(r.value), _json_number(r.delta),
                      _json_number(r.delta_pct), *(r.extras.get(c) for c in board.columns), note])
     return columns, rows
-
-
-def _extra(board, column: str, value) -> str:
-    if value is None:
-        return ""
-    if column in board.column_formats and isinstance(value, (int, float)):
-        return board.column_formats[column].value(value)
-    return str(value)
 
 
 def _json_row(board, r) -> dict:

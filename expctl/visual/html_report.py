@@ -180,7 +180,7 @@ def _leaderboard(ws: Workspace, selection: Selection) -> str:
     for r in rows:
         better = board.better(r.delta)
         cls = "" if better is None else "better" if better else "worse"
-        extras = "".join(f'<td class="num">{esc(_extra(board, c, r.extras.get(c)))}</td>'
+        extras = "".join(f'<td class="num">{esc(board.extra_text(c, r.extras.get(c)))}</td>'
                          for c in board.columns)
         res = results.get(r.id)
         verdicts = _verdicts(res.model_dump().get("criteria") if res else None)
@@ -207,14 +207,6 @@ def _leaderboard(ws: Workspace, selection: Selection) -> str:
 def _change(style: MetricFormat, delta: float | None, pct: float | None) -> str:
     """The change in the metric's number format: `+1.69 pp (+4.4%, better)`."""
     return "" if delta is None else style.change(delta, pct)
-
-
-def _extra(board, column: str, value) -> str:
-    if value is None:
-        return ""
-    if column in board.column_formats and isinstance(value, (int, float)):
-        return board.column_formats[column].value(value)
-    return str(value)
 
 
 def _verdicts(criteria: dict | None) -> str:
