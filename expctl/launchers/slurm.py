@@ -188,13 +188,7 @@ def submit(argv: list[str], run_dir: Path, name: str, spec: Any,
     output = str(logs_dir).replace("%", "%%") + f"/slurm-{name}-%j.out"
     command = ["sbatch", "--parsable", f"--job-name={name}", f"--output={output}",
                f"--chdir={run_dir}", "--export=ALL", str(script)]
-    result = _run(command)
-    job_id = result.stdout.strip().split(";")[0]
-    if result.returncode != 0 or not job_id.isdigit():
-        why = " ".join((result.stderr or result.stdout).split()) or f"exit {result.returncode}"
-        raise ExpctlError(f"sbatch refused the job: {why}",
-                          hint=f"check the `slurm:` settings; the script is {script}")
-    return job_id
+    return _sbatch(command, script, "job")
 
 
 def submit_array(argv: list[str], tasks: Path, name: str, spec: Any, output_dir: Path,
@@ -210,11 +204,16 @@ def submit_array(argv: list[str], tasks: Path, name: str, spec: Any, output_dir:
                f"--output={output}", f"--chdir={output_dir}", "--export=ALL"]
     if dependency:
         command.append(f"--dependency=afterok:{dependency}")
-    result = _run([*command, str(script)])
+    return _sbatch([*command, str(script)], script, "job array")
+
+
+def _sbatch(command: list[str], script: Path, what: str) -> str:
+    """Run `sbatch --parsable ...`; the job id, or why sbatch refused (naming the script)."""
+    result = _run(command)
     job_id = result.stdout.strip().split(";")[0]
     if result.returncode != 0 or not job_id.isdigit():
         why = " ".join((result.stderr or result.stdout).split()) or f"exit {result.returncode}"
-        raise ExpctlError(f"sbatch refused the job array: {why}",
+        raise ExpctlError(f"sbatch refused the {what}: {why}",
                           hint=f"check the `slurm:` settings; the script is {script}")
     return job_id
 
