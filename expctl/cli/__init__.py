@@ -1,31 +1,16 @@
-"""expctl's command line: the commands, registered from one list, and `run`, which maps an
-ExpctlError to one line on stderr and its exit code."""
+"""expctl's command line: the commands (listed in expctl.cli.catalog, each built when the
+command line names it), and `run`, which maps an ExpctlError to one line on stderr and its
+exit code."""
 
 from __future__ import annotations
 
-import importlib
 import os
 import sys
 
 from expctl.cli.app import APPLICATION, app
+from expctl.cli.catalog import COMMANDS, command_module, load_command
 
-# Every command, in the order `--help` lists them: the experiment cycle's. Each lives in the
-# module of expctl/cli/ named after it, which registers it on the one app when imported.
-COMMANDS = (
-    "init", "recipes", "new", "snapshot", "sweep", "launch", "queue", "status", "logs",
-    "attach", "stop", "wait", "gather", "validate", "record", "cycle", "import", "ls", "show",
-    "tag", "note", "leaderboard", "sweep-summary", "compare", "report", "plot", "tensorboard",
-    "commit", "rm", "archive", "gc", "clean-trees", "reindex",
-)
-
-
-def command_module(name: str) -> str:
-    """The module of command `name`: `expctl gather` is expctl.cli.gather."""
-    return "expctl.cli." + {"import": "import_"}.get(name, name.replace("-", "_"))
-
-
-for _name in COMMANDS:
-    importlib.import_module(command_module(_name))
+__all__ = ["COMMANDS", "app", "command_module", "load_command", "main", "run"]
 
 
 def _terminate(signum, frame) -> None:

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import typer
 
+from expctl.cli.catalog import CommandCatalog
+
 
 @dataclass
 class Application:
@@ -22,16 +24,26 @@ class Application:
     workspace: str | None = None  # -C/--workspace
 
 
+# Every command's Typer app shares these: plain click help (fast, no rich import for --help),
+# expctl's own error lines instead of typer's tracebacks, no completion options of typer's.
+TYPER_SETTINGS = {"rich_markup_mode": None, "pretty_exceptions_enable": False,
+                  "add_completion": False}
+
 APPLICATION = Application(typer.Typer(
     name="expctl",
     help="Experiment orchestration for deep-learning research: runs, jobs, metrics, leaderboards.",
-    rich_markup_mode=None,  # plain click help: fast, and no rich import for --help
-    pretty_exceptions_enable=False,
+    cls=CommandCatalog,  # builds only the command the command line names
     no_args_is_help=True,
-    add_completion=False,
     context_settings={"help_option_names": ["-h", "--help"]},
+    **TYPER_SETTINGS,
 ))
 app = APPLICATION.typer_app
+
+
+def command_app(**settings) -> typer.Typer:
+    """The Typer app of one command module, with the one command (or command group) it
+    registers; expctl.cli.catalog builds it when the command line names it."""
+    return typer.Typer(**TYPER_SETTINGS, **settings)
 
 
 def _version(value: bool) -> None:

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import typer
 
-from expctl.cli.app import app, get_workspace
+from expctl.cli.app import command_app, get_workspace
 from expctl.cli.confirm import YES_HELP
+
+app = command_app()  # this module's command, built when it runs
 
 
 @app.command("archive")
@@ -19,7 +21,9 @@ def archive_cmd(
     dry_run: bool = typer.Option(False, "--dry-run", help="List what would be moved; change "
                                  "nothing."),
 ) -> None:
-    """Move runs to runs/.archive/<id>/: kept on disk, gone from ls and the leaderboard
+    """Move runs to runs/.archive/, out of ls and the leaderboard.
+
+    Move runs to runs/.archive/<id>/: kept on disk, gone from ls and the leaderboard
     (`ls --archived` lists them)."""
     from expctl.cli.removing import carry_out
 

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import typer
 
-from expctl.cli.app import app
+from expctl.cli.app import command_app
 from expctl.cli.shared import load_given_run
+
+app = command_app()  # this module's command, built when it runs
 
 
 @app.command()
 def attach(
     run_id: str | None = typer.Argument(None, help="Run id (default: the current run)."),
 ) -> None:
-    """Hand this terminal to the run's screen/tmux session (detach: Ctrl-a d / Ctrl-b d)."""
+    """Attach this terminal to a run's screen/tmux session.
+
+    Hand this terminal to the run's screen/tmux session (detach: Ctrl-a d / Ctrl-b d)."""
     import os
     import sys
 

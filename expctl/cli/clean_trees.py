@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import typer
 
-from expctl.cli.app import app, get_workspace
+from expctl.cli.app import command_app, get_workspace
+
+app = command_app()  # this module's command, built when it runs
 
 
 @app.command("clean-trees")
@@ -12,7 +14,9 @@ def clean_trees_cmd(
     run_ids: list[str] = typer.Argument(None, help="Runs whose trees to remove (default: every "
                                         "tree that may go).", show_default=False),
 ) -> None:
-    """Remove the private working trees of runs that are done with them: finished, gathered
+    """Remove the private working trees of runs done with them.
+
+    Remove the private working trees of runs that are done with them: finished, gathered
     and recorded (and trees of deleted runs). Others are kept, each with the reason."""
     from expctl import console
     from expctl.tree_cleanup import clean_trees

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import typer
 
-from expctl.cli.app import app, get_workspace
+from expctl.cli.app import command_app, get_workspace
+
+app = command_app()  # this module's command, built when it runs
 
 
 @app.command("commit")
@@ -24,7 +26,9 @@ def commit_cmd(
     while_training: bool = typer.Option(False, "--while-training", help="Go ahead although "
                                         "the run is still training (results not final)."),
 ) -> None:
-    """Commit a recorded run's text, JSON, YAML and PNG files (never checkpoints) with a
+    """Commit a recorded run's files with a templated message.
+
+    Commit a recorded run's text, JSON, YAML and PNG files (never checkpoints) with a
     templated message; anything else you have staged stays staged."""
     from expctl import console
     from expctl.errors import BadInputError, NotFoundError

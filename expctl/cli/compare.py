@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import typer
 
-from expctl.cli.app import app, check_format, get_workspace
+from expctl.cli.app import check_format, command_app, get_workspace
+
+app = command_app()  # this module's command, built when it runs
 
 
 @app.command("compare")
@@ -16,7 +18,9 @@ def compare_cmd(
                                         "this run instead of the first (added if not named)."),
     fmt: str = typer.Option("table", "--format", "-f", help="table or json."),
 ) -> None:
-    """Runs side by side: the config keys that differ, the metrics with their changes (green
+    """Runs side by side: config, metrics, code changes.
+
+    Runs side by side: the config keys that differ, the metrics with their changes (green
     where better), and `git diff --stat` between their commits."""
     from expctl.errors import BadInputError
 

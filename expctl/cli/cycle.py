@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import typer
 
-from expctl.cli.app import app, get_workspace
+from expctl.cli.app import command_app, get_workspace
 from expctl.cli.shared import launcher_flag, show_recorded, show_results
+
+app = command_app()  # this module's command, built when it runs
 
 
 def _cycle_interrupted(ws, run_id: str) -> None:
@@ -47,7 +49,9 @@ def cycle_cmd(
                                    "run (repeatable)."),
     hypothesis: str | None = typer.Option(None, "--hypothesis", help="What the run tests."),
 ) -> None:
-    """new -> launch -> wait -> gather -> validate -> record [-> commit], unattended. Run it
+    """new, launch, wait, gather, validate, record [, commit].
+
+    new -> launch -> wait -> gather -> validate -> record [-> commit], unattended. Run it
     again after a failure or interruption: it continues with the first unfinished phase."""
     from expctl import console
     from expctl.cycle import CycleOptions, run_cycle, start_detached

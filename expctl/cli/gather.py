@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import typer
 
-from expctl.cli.app import app, check_format, get_workspace
+from expctl.cli.app import check_format, command_app, get_workspace
 from expctl.cli.shared import RUN_HELP, show_gathered
+
+app = command_app()  # this module's command, built when it runs
 
 
 @app.command("gather")
@@ -15,7 +17,9 @@ def gather_cmd(
     phase: str = typer.Option("train", "--phase", help="Whose artifacts: train or validate."),
     fmt: str = typer.Option("table", "--format", "-f", help="table, json or csv."),
 ) -> None:
-    """Bring the artifacts the recipe declares (checkpoint, confusion matrices, logs) into the
+    """Bring a run's checkpoint, matrices and logs into its folder.
+
+    Bring the artifacts the recipe declares (checkpoint, confusion matrices, logs) into the
     run folder: only files written during this run's phase; the checkpoint becomes
     checkpoints/final_model.ckpt."""
     from expctl import console

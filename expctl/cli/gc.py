@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import typer
 
-from expctl.cli.app import app, check_format, get_workspace
+from expctl.cli.app import check_format, command_app, get_workspace
 from expctl.cli.confirm import YES_HELP
+
+app = command_app()  # this module's command, built when it runs
 
 
 @app.command("gc")
@@ -23,7 +25,9 @@ def gc_cmd(
                                  "and the bytes; change nothing."),
     fmt: str = typer.Option("table", "--format", "-f", help="table or json."),
 ) -> None:
-    """Delete the checkpoint files of runs not kept by the rule: the baseline, the best N,
+    """Delete the checkpoints of runs that a rule does not keep.
+
+    Delete the checkpoint files of runs not kept by the rule: the baseline, the best N,
     tagged runs, runs not ranked yet and runs at work are kept."""
     from expctl import console
     from expctl.cli.confirm import confirm

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import typer
 
-from expctl.cli.app import app, get_workspace
+from expctl.cli.app import command_app, get_workspace
+
+app = command_app()  # this module's command, built when it runs
 
 
 @app.command("import")
@@ -17,7 +19,9 @@ def import_cmd(
                                       "the imported runs; only its spelling is checked, as the "
                                       "results may come from a recipe not in recipes/."),
 ) -> None:
-    """Bring in results obtained elsewhere as runs marked imported (re-import updates them)."""
+    """Bring in results obtained elsewhere as imported runs.
+
+    Bring in results obtained elsewhere as runs marked imported (re-import updates them)."""
     from expctl import console
     from expctl.phases.importer import import_runs
 

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import typer
 
-from expctl.cli.app import app, explicit_workspace
+from expctl.cli.app import command_app, explicit_workspace
+
+app = command_app()  # this module's command, built when it runs
 
 
 @app.command()
@@ -16,7 +18,9 @@ def init(
         show_default=False,
     ),
 ) -> None:
-    """Make a folder an expctl workspace: expctl.yaml, recipes/ (with a commented example when
+    """Make a folder an expctl workspace.
+
+    Make a folder an expctl workspace: expctl.yaml, recipes/ (with a commented example when
     empty), runs/, .gitignore entries."""
     from expctl import console
     from expctl.workspace import init_workspace

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import typer
 
-from expctl.cli.app import app, get_workspace
+from expctl.cli.app import command_app, get_workspace
 from expctl.cli.shared import queue_runs
+
+app = command_app()  # this module's command, built when it runs
 
 
 @app.command()
@@ -33,7 +35,9 @@ def launch(
     after: list[str] = typer.Option([], "--after", help="With --queue: start only once this "
                                     "run has finished successfully (repeatable)."),
 ) -> None:
-    """Start the run's training command detached, under expctl's supervisor, which logs all
+    """Start a run's training detached, under a supervisor.
+
+    Start the run's training command detached, under expctl's supervisor, which logs all
     output to training_logs/stdout.log and records the exit code.
 
     Launcher: --screen/--tmux/--local/--slurm, else the recipe's launch.launcher, else

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import typer
 
-from expctl.cli.app import app, check_format, get_workspace
+from expctl.cli.app import check_format, command_app, get_workspace
+
+app = command_app()  # this module's command, built when it runs
 
 BOARD_FORMATS = ("table", "md", "csv", "json", "latex")
 
@@ -32,7 +34,9 @@ def leaderboard(
                                         "of every workspace sharing this registry (default: "
                                         "this workspace's); the baseline is this workspace's."),
 ) -> None:
-    """Rank runs by a metric, best first, with each run's change against the baseline."""
+    """Rank runs by a metric, against the baseline.
+
+    Rank runs by a metric, best first, with each run's change against the baseline."""
     from expctl import console
     from expctl.cli.shared import open_index, refresh_shown
     from expctl.ids import check_tag

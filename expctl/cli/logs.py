@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import typer
 
-from expctl.cli.app import app
+from expctl.cli.app import command_app
 from expctl.cli.shared import load_given_run
+
+app = command_app()  # this module's command, built when it runs
 
 
 @app.command()
@@ -14,7 +16,9 @@ def logs(
     follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing until the run ends."),
     lines: int = typer.Option(20, "--lines", "-n", help="How many last lines to show first."),
 ) -> None:
-    """Print the end of the run's training_logs/stdout.log (all the job printed).
+    """Print or follow a run's training log.
+
+    Print the end of the run's training_logs/stdout.log (all the job printed).
 
     A carriage return counts as a line break, so -n shows the last states of a progress bar."""
     from expctl import console

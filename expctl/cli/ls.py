@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import typer
 
-from expctl.cli.app import app, check_format, get_workspace
+from expctl.cli.app import check_format, command_app, get_workspace
 from expctl.cli.shared import open_index, refresh_shown
+
+app = command_app()  # this module's command, built when it runs
 
 LS_FORMATS = ("table", "json", "csv")
 
@@ -28,7 +30,9 @@ def ls_cmd(
                                         "workspace sharing this registry, with their "
                                         "workspace's folder (default: this workspace's)."),
 ) -> None:
-    """List runs, newest first, from the registry."""
+    """List runs, newest first.
+
+    List runs, newest first, from the registry."""
     from expctl import console
     from expctl.ids import check_tag
     from expctl.registry.queries import check_status

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import typer
 
-from expctl.cli.app import app, get_workspace
+from expctl.cli.app import command_app, get_workspace
+
+app = command_app()  # this module's command, built when it runs
 
 
 @app.command()
@@ -24,7 +26,9 @@ def new(
         "instead of a recipe.", show_default=False,
     ),
 ) -> None:
-    """Create a run folder with its resolved config and git/environment snapshot, register it,
+    """Create a run folder with its config and code snapshot.
+
+    Create a run folder with its resolved config and git/environment snapshot, register it,
     and make it the current run."""
     from expctl import console
     from expctl.phases.new import new_run

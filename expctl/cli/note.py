@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import typer
 
-from expctl.cli.app import app, get_workspace
+from expctl.cli.app import command_app, get_workspace
+
+app = command_app()  # this module's command, built when it runs
 
 
 @app.command("note")
@@ -14,7 +16,9 @@ def note_cmd(
                                       "the time it was written.", show_default=False),
     clear: bool = typer.Option(False, "--clear", help="Delete all of the run's notes."),
 ) -> None:
-    """Add a dated note to a run (kept in its annotations.yaml, shown by `show`)."""
+    """Add a dated note to a run.
+
+    Add a dated note to a run (kept in its annotations.yaml, shown by `show`)."""
     from expctl import console
     from expctl.annotations import add_note, clear_notes
     from expctl.errors import BadInputError

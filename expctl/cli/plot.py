@@ -7,7 +7,9 @@ from pathlib import Path
 
 import typer
 
-from expctl.cli.app import app, check_format, get_workspace
+from expctl.cli.app import check_format, command_app, get_workspace
+
+app = command_app()  # this module's command, built when it runs
 
 
 @app.command()
@@ -25,7 +27,9 @@ def plot(
     x: str = typer.Option("step", "--x", help="x axis: step, epoch or time."),
     title: str | None = typer.Option(None, "--title", help="Figure title (default: the series)."),
 ) -> None:
-    """Draw one logged series of several runs for a paper or a slide (baseline dashed)."""
+    """Plot one logged series of several runs.
+
+    Draw one logged series of several runs for a paper or a slide (baseline dashed)."""
     from expctl import console
     from expctl.cli.shared import open_index
     from expctl.errors import BadInputError, NotFoundError

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import typer
 
-from expctl.cli.app import app, check_format, get_workspace
+from expctl.cli.app import check_format, command_app, get_workspace
 
-queue_app = typer.Typer(help="The workspace queue: runs waiting for GPUs/slots or other runs.",
-                        no_args_is_help=False, rich_markup_mode=None)
-app.add_typer(queue_app, name="queue")
+app = command_app(name="queue")  # a group: the listing (its callback) and subcommands
 
 
-@queue_app.callback(invoke_without_command=True)
+@app.callback(invoke_without_command=True)
 def queue_list(
     ctx: typer.Context,
     fmt: str = typer.Option("table", "--format", "-f", help="table, json or csv."),
 ) -> None:
-    """List the queue: running runs, then the waiting ones by position, with reasons."""
+    """The workspace queue: positions and reasons; cancel, pause.
+
+    List the queue: running runs, then the waiting ones by position, with reasons."""
     if ctx.invoked_subcommand is not None:
         return
     from expctl import console
@@ -44,7 +44,7 @@ def queue_list(
             console.info("the queue is empty: queue runs with `expctl launch RUN --queue`")
 
 
-@queue_app.command("cancel")
+@app.command("cancel")
 def queue_cancel(
     run_ids: list[str] = typer.Argument(..., help="Queued runs to take out of the queue."),
 ) -> None:
@@ -61,7 +61,7 @@ def queue_cancel(
     update_index(ws, *run_ids)
 
 
-@queue_app.command("pause")
+@app.command("pause")
 def queue_pause() -> None:
     """Start no more queued runs (running ones go on) until `expctl queue resume`."""
     from expctl import console
@@ -71,7 +71,7 @@ def queue_pause() -> None:
     console.success("queue paused: running runs go on, no new one starts")
 
 
-@queue_app.command("resume")
+@app.command("resume")
 def queue_resume() -> None:
     """Let queued runs start again after `expctl queue pause`."""
     from expctl import console

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import typer
 
-from expctl.cli.app import app, check_format, get_workspace
+from expctl.cli.app import check_format, command_app, get_workspace
+
+app = command_app()  # this module's command, built when it runs
 
 
 @app.command("recipes")
 def recipes_cmd(
     fmt: str = typer.Option("table", "--format", "-f", help="table, json or csv."),
 ) -> None:
-    """List the workspace's recipes with their descriptions."""
+    """List the workspace's recipes.
+
+    List the workspace's recipes with their descriptions."""
     from expctl import console
     from expctl.recipes import list_recipes
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import typer
 
-from expctl.cli.app import app, get_workspace
+from expctl.cli.app import command_app, get_workspace
 from expctl.cli.shared import parse_metric_args, shown
+
+app = command_app()  # this module's command, built when it runs
 
 
 @app.command()
@@ -21,7 +23,9 @@ def record(
                                          "experiment_results.json is kept in "
                                          "results_history/."),
 ) -> None:
-    """Store final metrics in a run's experiment_results.json and the registry."""
+    """Store a run's final metrics in its folder and the registry.
+
+    Store final metrics in a run's experiment_results.json and the registry."""
     from expctl import console
     from expctl.errors import BadInputError
     from expctl.registry import index_runs, open_registry

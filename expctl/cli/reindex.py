@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from expctl.cli.app import app, get_workspace
+from expctl.cli.app import command_app, get_workspace
+
+app = command_app()  # this module's command, built when it runs
 
 
 @app.command("reindex")
 def reindex_cmd() -> None:
-    """Rebuild the registry from the run folders alone."""
+    """Rebuild the registry from the run folders.
+
+    Rebuild the registry from the run folders alone."""
     from expctl import console
     from expctl.registry import reindex
 

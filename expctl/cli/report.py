@@ -8,7 +8,9 @@ from pathlib import Path
 
 import typer
 
-from expctl.cli.app import app, get_workspace
+from expctl.cli.app import command_app, get_workspace
+
+app = command_app()  # this module's command, built when it runs
 
 
 @app.command()
@@ -31,7 +33,9 @@ def report(
     output: Path = typer.Option(Path("report.html"), "--output", "-o", help="The HTML file to "
                                 "write."),
 ) -> None:
-    """Write an HTML report: leaderboard, curves, confusion matrices and one section per run."""
+    """Write an HTML report of the runs.
+
+    Write an HTML report: leaderboard, curves, confusion matrices and one section per run."""
     from expctl import console
     from expctl.cli.shared import open_index
     from expctl.files import write_text_atomic

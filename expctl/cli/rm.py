@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import typer
 
-from expctl.cli.app import app, get_workspace
+from expctl.cli.app import command_app, get_workspace
 from expctl.cli.confirm import YES_HELP
+
+app = command_app()  # this module's command, built when it runs
 
 
 @app.command("rm")
@@ -15,7 +17,9 @@ def rm_cmd(
     dry_run: bool = typer.Option(False, "--dry-run", help="List what would be deleted; change "
                                  "nothing."),
 ) -> None:
-    """Delete runs: their folders and registry rows (never a running run; links not followed)."""
+    """Delete runs: their folders and registry rows.
+
+    Delete runs: their folders and registry rows (never a running run; links not followed)."""
     from expctl.cli.removing import carry_out
 
     carry_out(get_workspace(), runs, "remove", yes, dry_run)

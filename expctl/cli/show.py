@@ -6,7 +6,9 @@ from pathlib import Path
 
 import typer
 
-from expctl.cli.app import app, check_format, get_workspace
+from expctl.cli.app import check_format, command_app, get_workspace
+
+app = command_app()  # this module's command, built when it runs
 
 
 @app.command()
@@ -14,7 +16,9 @@ def show(
     run: str | None = typer.Argument(None, help="Run id (default: the current run)."),
     fmt: str = typer.Option("table", "--format", "-f", help="table or json."),
 ) -> None:
-    """Show one run from its folder: run.yaml facts, status, params, metrics, files."""
+    """Show one run: facts, status, params, metrics, files.
+
+    Show one run from its folder: run.yaml facts, status, params, metrics, files."""
     from expctl import console
     from expctl.annotations import read_annotations
     from expctl.flat import flatten

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import typer
 
-from expctl.cli.app import app, get_workspace
+from expctl.cli.app import command_app, get_workspace
+
+app = command_app()  # this module's command, built when it runs
 
 
 @app.command()
 def snapshot(
     run_id: str | None = typer.Argument(None, help="Run id (default: the current run)."),
 ) -> None:
-    """Take a fresh snapshot of the workspace's code (git state and the private working tree)
+    """Take the code snapshot of a run again, before its launch.
+
+    Take a fresh snapshot of the workspace's code (git state and the private working tree)
     for a run that was never launched."""
     from expctl import console
     from expctl.refresh import refresh_snapshot

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import typer
 
-from expctl.cli.app import app, check_format, get_workspace
+from expctl.cli.app import check_format, command_app, get_workspace
 from expctl.cli.shared import is_number, load_given_run, progress_text
+
+app = command_app()  # this module's command, built when it runs
 
 
 @app.command()
@@ -13,7 +15,9 @@ def status(
     run_id: str | None = typer.Argument(None, help="Run id (default: the current run)."),
     fmt: str = typer.Option("table", "--format", "-f", help="table or json."),
 ) -> None:
-    """A run's job: state, elapsed time, step against planned steps, ETA, latest metrics."""
+    """A run's job: state, step, ETA, latest metrics.
+
+    A run's job: state, elapsed time, step against planned steps, ETA, latest metrics."""
     from dataclasses import asdict
 
     from expctl import console

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import typer
 
-from expctl.cli.app import app, get_workspace
+from expctl.cli.app import command_app, get_workspace
 from expctl.cli.shared import load_given_run, update_index
+
+app = command_app()  # this module's command, built when it runs
 
 
 @app.command()
@@ -15,7 +17,9 @@ def stop(
     grace: float = typer.Option(30.0, "--grace", min=0.0, help="Seconds the job gets after "
                                 "SIGINT (to save and exit) before SIGTERM, then SIGKILL."),
 ) -> None:
-    """Stop a running job and everything it started; its exit record is still written."""
+    """Stop a running job and everything it started.
+
+    Stop a running job and everything it started; its exit record is still written."""
     from expctl import console
     from expctl.launchers.control import stop_job
     from expctl.launchers.status import status_text

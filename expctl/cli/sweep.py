@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import typer
 
-from expctl.cli.app import app, get_workspace
+from expctl.cli.app import command_app, get_workspace
 from expctl.cli.shared import after_job_of, make_sweep_runs, submit_array
+
+app = command_app()  # this module's command, built when it runs
 
 
 @app.command()
@@ -32,7 +34,9 @@ def sweep(
                                      "finished successfully (--queue), or as a Slurm "
                                      "dependency afterok (--slurm)."),
 ) -> None:
-    """Make one run per combination of the --set value lists, all tagged with one sweep id;
+    """Make one run per combination of --set values.
+
+    Make one run per combination of the --set value lists, all tagged with one sweep id;
     with --queue or --slurm, launch them too. Nothing is created unless every run checks."""
     from expctl import console
     from expctl.errors import BadInputError

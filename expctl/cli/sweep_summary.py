@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import typer
 
-from expctl.cli.app import app, check_format, get_workspace
+from expctl.cli.app import check_format, command_app, get_workspace
+
+app = command_app()  # this module's command, built when it runs
 
 
 @app.command("sweep-summary")
@@ -16,7 +18,9 @@ def sweep_summary(
                                         "best against (default: baseline in expctl.yaml)."),
     fmt: str = typer.Option("table", "--format", "-f", help="table or json."),
 ) -> None:
-    """Per swept key, the metric per value (runs, mean, best), and the best run against the
+    """A sweep's metric per swept value, and its best run.
+
+    Per swept key, the metric per value (runs, mean, best), and the best run against the
     baseline."""
     from expctl import console
     from expctl.sweep_summary import summarize

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import typer
 
-from expctl.cli.app import app, get_workspace
+from expctl.cli.app import command_app, get_workspace
+
+app = command_app()  # this module's command, built when it runs
 
 
 @app.command("tag")
@@ -14,7 +16,9 @@ def tag_cmd(
                                      "`.`, `_` and `-`.", show_default=False),
     remove: bool = typer.Option(False, "--remove", help="Remove these tags instead."),
 ) -> None:
-    """Tag a run (kept in its annotations.yaml; shown by ls and show, filtered by --tag)."""
+    """Tag a run, or remove its tags.
+
+    Tag a run (kept in its annotations.yaml; shown by ls and show, filtered by --tag)."""
     from expctl import console
     from expctl.annotations import change_tags
     from expctl.registry import index_runs, open_registry

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import typer
 
-from expctl.cli.app import app, get_workspace
+from expctl.cli.app import command_app, get_workspace
+
+app = command_app()  # this module's command, built when it runs
 
 
 @app.command()
@@ -15,7 +17,9 @@ def tensorboard(
     where: list[str] = typer.Option([], "--where", "-w", help="Only runs with KEY=VALUE "
                                     "(repeatable), as for `leaderboard`."),
 ) -> None:
-    """Serve the runs' TensorBoard event files on a free local port until Ctrl-C."""
+    """Serve the runs' TensorBoard event files locally.
+
+    Serve the runs' TensorBoard event files on a free local port until Ctrl-C."""
     import time
 
     from expctl import console

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import typer
 
-from expctl.cli.app import app, get_workspace
+from expctl.cli.app import command_app, get_workspace
 from expctl.cli.shared import RUN_HELP, launcher_flag, show_gathered, show_recorded
+
+app = command_app()  # this module's command, built when it runs
 
 
 @app.command("validate")
@@ -18,7 +20,9 @@ def validate_cmd(
     while_training: bool = typer.Option(False, "--while-training", help="Go ahead although "
                                         "the run is still training (results not final)."),
 ) -> None:
-    """Run the recipe's validation command on the gathered checkpoint (in the foreground unless
+    """Validate the gathered checkpoint, then gather and record.
+
+    Run the recipe's validation command on the gathered checkpoint (in the foreground unless
     a launcher is given), log its output and exit code, then gather and record."""
     from expctl import console
     from expctl.runs import load_run, resolve_run_id

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import typer
 
-from expctl.cli.app import app, get_workspace
+from expctl.cli.app import command_app, get_workspace
 from expctl.cli.shared import load_given_run
+
+app = command_app()  # this module's command, built when it runs
 
 
 @app.command()
@@ -14,7 +16,9 @@ def wait(
     timeout: float | None = typer.Option(None, "--timeout", min=0.0,
                                             help="Give up after this many seconds (exit 124)."),
 ) -> None:
-    """Wait for the run to end, showing step/planned steps, time since the job started, the
+    """Wait for a run to end, showing its progress.
+
+    Wait for the run to end, showing step/planned steps, time since the job started, the
     ETA from its own pace and the latest loss.
 
     Exits with the run's code: 0 finished, the job's code if it failed, 128+signal if it was

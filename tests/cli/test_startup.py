@@ -10,6 +10,9 @@ from pathlib import Path
 import pytest
 from conftest import write_jsonl
 
+from expctl.cli import COMMANDS
+
+COMMAND_NAMES = list(COMMANDS)
 HEAVY = ("sqlmodel", "sqlalchemy", "git", "torch", "tensorboard", "accelerate", "pydantic")
 
 
@@ -65,23 +68,34 @@ def test_read_commands_stay_on_the_standard_library(workspace: Path, cli, args) 
     assert loaded == (["pydantic"] if typer_needs_pydantic() else [])
 
 
-def registered_commands() -> list[str]:
-    from expctl.cli import app
-
-    names = []
-    for command in app.registered_commands:
-        names.append(command.name or command.callback.__name__.replace("_", "-"))
-    for group in app.registered_groups:
-        names.append(group.name or group.typer_instance.info.name)
-    return names
-
-
 def test_the_commands_of_this_module_are_registered() -> None:
-    assert {"ls", "show", "record", "import", "reindex", "leaderboard"} <= \
-        set(registered_commands())
+    from expctl.cli import COMMANDS
+
+    assert {"ls", "show", "record", "import", "reindex", "leaderboard"} <= set(COMMANDS)
 
 
-@pytest.mark.parametrize("name", registered_commands())
+COMMAND_MODULES = """
+import sys
+from expctl.cli import run
+run({args!r})
+print(sorted(m for m in sys.modules if m.startswith("expctl.cli.")))
+"""
+
+
+@pytest.mark.parametrize(("args", "expected"), [
+    (["--help"], []), (["ls"], ["expctl.cli.ls"]), (["ls", "--help"], ["expctl.cli.ls"]),
+    (["queue", "pause", "--help"], ["expctl.cli.queue"]),
+])
+def test_only_the_named_command_module_is_imported(tmp_path: Path, args, expected) -> None:
+    """`expctl --help` imports no command module, `expctl ls` only ls's (and the helpers)."""
+    done = subprocess.run([sys.executable, "-c", COMMAND_MODULES.format(args=args)],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    loaded = eval(done.stdout.strip().splitlines()[-1])  # noqa: S307 - our own printed list
+    helpers = {"expctl.cli.app", "expctl.cli.catalog", "expctl.cli.shared"}
+    assert sorted(set(loaded) - helpers) == expected
+
+
+@pytest.mark.parametrize("name", COMMAND_NAMES)
 def test_every_command_has_help(name: str, cli, tmp_path: Path) -> None:
     code, out, err = cli(name, "--help", cwd=tmp_path)
     assert code == 0, err
@@ -91,13 +105,11 @@ def test_every_command_has_help(name: str, cli, tmp_path: Path) -> None:
 
 
 def test_every_option_and_argument_has_help() -> None:
-    import typer
+    from expctl.cli import COMMANDS, load_command
 
-    from expctl.cli import app
-
-    group = typer.main.get_command(app)
     missing = []
-    for name, command in group.commands.items():
+    for name in COMMANDS:
+        command = load_command(name)
         for param in command.params:
             if param.name == "help":  # click's own --help
                 continue
