@@ -11,6 +11,10 @@ SYSTEM_PACKAGES ?= screen tmux git chromium
 TYPER_LOWEST ?= 0.26.0
 LOWEST_DIR := $(CURDIR)/.cache/typer-lowest
 CLI_TESTS ?= tests/cli
+# pytest-xdist workers: most tests wait on real subprocesses, sessions and jobs, so more
+# workers than cores still shorten the suite. TEST_WORKERS=0 runs it in one process.
+TEST_WORKERS ?= 4
+PYTEST := $(BIN)/python -m pytest -q -rs -n $(TEST_WORKERS) --dist loadgroup
 
 .PHONY: install system-deps test test-typer-lowest bench lint demo clean
 
@@ -38,7 +42,7 @@ system-deps:
 	fi
 
 test: install
-	$(BIN)/python -m pytest -q -rs
+	$(PYTEST)
 	$(MAKE) --no-print-directory test-typer-lowest
 
 # The CLI tests again with the lowest supported typer in front of the venv's (PYTHONPATH wins;
@@ -47,8 +51,8 @@ test-typer-lowest: install
 	@test -f $(LOWEST_DIR)/.typer-$(TYPER_LOWEST) || { rm -rf $(LOWEST_DIR) && \
 	  $(BIN)/pip install -q --no-deps --target $(LOWEST_DIR) "typer==$(TYPER_LOWEST)" && \
 	  touch $(LOWEST_DIR)/.typer-$(TYPER_LOWEST); }
-	PYTHONPATH=$(LOWEST_DIR) EXPCTL_TEST_TYPER=$(TYPER_LOWEST) $(BIN)/python -m pytest -q -rs \
-	  -p no:cacheprovider $(CLI_TESTS)
+	PYTHONPATH=$(LOWEST_DIR) EXPCTL_TEST_TYPER=$(TYPER_LOWEST) $(PYTEST) -p no:cacheprovider \
+	  $(CLI_TESTS)
 
 bench: install
 	$(BIN)/python bench/run.py

@@ -66,6 +66,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                      "(EXPCTL_TEST_POSTGRES_URL, or scripts/postgres-dev.sh's server)")
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (`make test` runs 4 workers), the Slurm tests share one worker: the
+    dev cluster is one node, and jobs of parallel tests would wait for each other's slots."""
+    for item in items:
+        if item.get_closest_marker("slurm"):
+            item.add_marker(pytest.mark.xdist_group("slurm"))
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "sqlite_only: about the SQLite registry file itself "
                             "(WAL, a corrupt file); skipped with --postgres")

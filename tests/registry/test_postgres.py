@@ -2,9 +2,9 @@
 
 `pytest --postgres` (see conftest.py) keeps each test's registry in a fresh schema of the
 server named by EXPCTL_TEST_POSTGRES_URL, or by the env file scripts/postgres-dev.sh writes.
-The first test here reruns the registry tests that way in a subprocess, so a plain `make test`
-checks both databases; the others need a server for their own reasons (concurrent writers from
-several processes, concurrent first opens, a newer or foreign schema). All are skipped, saying
+The first test here reruns the registry tests that way in subprocesses (one per file), so a
+plain `make test` checks both databases; the others need a server for their own reasons
+(concurrent writers from several processes, concurrent first opens, a newer or foreign schema). All are skipped, saying
 how to start a server, where none answers or psycopg is not installed.
 """
 
@@ -51,24 +51,28 @@ def rows(url: str, sql: str) -> list[tuple]:
 # --- the registry tests again, on PostgreSQL ------------------------------------------------------
 
 
-def test_registry_suite_passes_on_postgres() -> None:
+REGISTRY_FILES = sorted({str(p.relative_to(ROOT)) for pattern in REGISTRY_TESTS
+                         for p in (ROOT / "tests").glob(pattern) if p.name != "test_postgres.py"})
+
+
+@pytest.mark.parametrize("test_file", REGISTRY_FILES)
+def test_registry_suite_passes_on_postgres(test_file: str) -> None:
     """Every registry test, rerun with `--postgres`: nothing may fail (SQLite-file tests skip).
-    Among them: eight processes recording at once, concurrent first opens migrating once."""
+    Among them: eight processes recording at once, concurrent first opens migrating once.
+    One file per test, so that parallel test workers share them out."""
     why = unavailable()
     if why:
         pytest.skip(why)
-    files = sorted({str(p) for pattern in REGISTRY_TESTS for p in (ROOT / "tests").glob(pattern)
-                    if p.name != "test_postgres.py"})
-    env = dict(os.environ)
-    env.pop("EXPCTL_REGISTRY_URL", None)
-    env.pop("PYTEST_ADDOPTS", None)
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("EXPCTL_REGISTRY_URL", "PYTEST_ADDOPTS")
+           and not k.startswith(("PYTEST_XDIST", "PYTEST_CURRENT"))}
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--postgres",
-         "-W", "ignore::pytest.PytestUnknownMarkWarning", *files],
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist",
+         "--postgres", "-W", "ignore::pytest.PytestUnknownMarkWarning", test_file],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=SUITE_TIMEOUT_S)
     summary = done.stdout.strip().splitlines()[-1:] or [done.stderr[-2000:]]
     assert done.returncode == 0, done.stdout[-12000:] + done.stderr[-3000:]
-    assert " passed" in summary[0] and "failed" not in summary[0], summary
+    assert not any(word in summary[0] for word in ("failed", "error")), summary
 
 
 # --- what only a server has ----------------------------------------------------------------------
