@@ -117,18 +117,26 @@ def test_completing_a_run_id_imports_only_that_command(runs: Path) -> None:
 
 
 @pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
-def test_the_bash_script_completes_in_a_real_bash(runs: Path) -> None:
-    """`expctl --show-completion` as a user's bash sources it, then bash's own call of the
-    completion function for `expctl show b<TAB>` and `expctl sh<TAB>`."""
-    script = f"""
-source <("{expctl_script()}" --show-completion)
-COMP_WORDS=(expctl show b); COMP_CWORD=2; _expctl_completion "{expctl_script()}"
+def test_the_installed_script_completes_in_a_real_bash(runs: Path) -> None:
+    """`expctl --install-completion` from bash (into the test's HOME), then bash's own call of
+    the completion function it installed, for `expctl show b<TAB>` and `expctl sh<TAB>`."""
+    exe = expctl_script()
+    shell = ["bash", "--norc", "-c"]
+    installed = subprocess.run([*shell, f'"{exe}" --install-completion; true'], cwd=runs,
+                               capture_output=True, text=True, timeout=60, env=child_env())
+    assert "bash completion installed" in installed.stdout, installed.stdout + installed.stderr
+    shown = subprocess.run([*shell, f'"{exe}" --show-completion; true'], cwd=runs,
+                           capture_output=True, text=True, timeout=60, env=child_env())
+    script = Path.home() / ".bash_completions" / "expctl.sh"
+    assert shown.stdout.strip() == script.read_text().strip()
+    calls = f"""
+source "$HOME/.bashrc"
+COMP_WORDS=(expctl show b); COMP_CWORD=2; _expctl_completion "{exe}"
 echo "runs: ${{COMPREPLY[*]}}"
-COMP_WORDS=(expctl sh); COMP_CWORD=1; _expctl_completion "{expctl_script()}"
+COMP_WORDS=(expctl sh); COMP_CWORD=1; _expctl_completion "{exe}"
 echo "commands: ${{COMPREPLY[*]}}"
 """
-    done = subprocess.run(["bash", "--norc", "-c", script], cwd=runs, capture_output=True,
-                          text=True, timeout=60, env=child_env())
-    assert done.returncode == 0, done.stderr
+    done = subprocess.run([*shell, calls], cwd=runs, capture_output=True, text=True,
+                          timeout=60, env=child_env())
     assert done.stdout.splitlines() == ["runs: baseline_2k baseline_3k", "commands: show"], \
         done.stdout + done.stderr
