@@ -17,7 +17,7 @@ EXAMPLES = """Examples:
 \b
   expctl leaderboard
   expctl leaderboard --metric small_map --top 5
-  expctl leaderboard -w train.lr=0.001 -w status=finished --format md
+  expctl leaderboard -w loss.size_aware=true -w status=finished -f md
   expctl leaderboard --sweep lr-sweep -f csv > lr_sweep.csv
 """
 

@@ -14,7 +14,7 @@ app = command_app()  # this module's command, built when it runs
 EXAMPLES = """Examples:
 
 \b
-  expctl sweep 3scale_sizeaware_1k --set train.lr=0.001,0.003,0.01 --dry-run
+  expctl sweep 3scale_sizeaware_1k --set +train.lr=0.001,0.003 --dry-run
   expctl sweep 3scale_baseline -s "train.max_steps=range(200, 401, 100)"
   expctl sweep 4scale_enhanced_1k -s loss.size_aware=true,false --slurm
 """

@@ -17,7 +17,7 @@ SummaryFormat = Literal["table", "json"]
 EXAMPLES = """Examples:
 
 \b
-  expctl sweep 3scale_sizeaware_1k -s train.lr=0.001,0.01 --id lr-sweep
+  expctl sweep 3scale_sizeaware_1k -s +train.lr=0.001,0.01 --id lr-sweep
   expctl sweep-summary lr-sweep
   expctl sweep-summary lr-sweep --metric small_map --format json
 """
