@@ -152,7 +152,7 @@ def test_wait_counts_from_the_job_start_and_ctrl_c_says_the_job_goes_on(ws: Path
     assert code == 130, term.text
     assert "goes on" in term.text and "`expctl stop hold_5`" in term.text
     assert job_state(ws, "hold_5") == "running"  # the job was not touched
-    follow = Terminal(ws, "logs", "-f", "hold_5")  # `logs -f` says the same
+    follow = Terminal(ws, "logs", "-F", "hold_5")  # `logs -F` says the same
     follow.read_until("step 2")
     os.write(follow.fd, b"\x03")
     assert follow.finish() == 130 and "`expctl stop hold_5`" in follow.text, follow.text

@@ -25,7 +25,8 @@ class Application:
 
 
 # Every command's Typer app shares these: plain click help (fast, no rich import for --help),
-# expctl's own error lines instead of typer's tracebacks, no completion options of typer's.
+# expctl's own error lines instead of typer's tracebacks; typer's completion options
+# (--install-completion, --show-completion) only on the root app.
 TYPER_SETTINGS = {"rich_markup_mode": None, "pretty_exceptions_enable": False,
                   "add_completion": False}
 
@@ -35,7 +36,7 @@ APPLICATION = Application(typer.Typer(
     cls=CommandCatalog,  # builds only the command the command line names
     no_args_is_help=True,
     context_settings={"help_option_names": ["-h", "--help"]},
-    **TYPER_SETTINGS,
+    **{**TYPER_SETTINGS, "add_completion": True},
 ))
 app = APPLICATION.typer_app
 
@@ -57,8 +58,8 @@ def _version(value: bool) -> None:
 @app.callback()
 def _global(
     workspace: Path | None = typer.Option(
-        None, "--workspace", "-C", help="Workspace folder (default: EXPCTL_WORKSPACE, or the "
-        "nearest folder upwards with expctl.yaml).", show_default=False,
+        None, "--workspace", "-C", metavar="DIR", help="Workspace folder (default: "
+        "EXPCTL_WORKSPACE, or the nearest folder upwards with expctl.yaml).", show_default=False,
     ),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
                                  help="Print the version and exit."),
@@ -81,13 +82,3 @@ def get_workspace():
 def explicit_workspace() -> str | None:
     return APPLICATION.workspace or os.environ.get("EXPCTL_WORKSPACE")
 
-
-FORMAT_HELP = "Output format: table (rich on a terminal, aligned text when piped), json or csv."
-
-
-def check_format(fmt: str, allowed: tuple[str, ...]) -> str:
-    from expctl.errors import BadInputError
-
-    if fmt not in allowed:
-        raise BadInputError(f"Unknown format `{fmt}`.", hint=f"use one of {', '.join(allowed)}")
-    return fmt

@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
-import typer
-
 from expctl.cli.app import command_app
+from expctl.cli.params import run_argument
 from expctl.cli.shared import load_given_run
 
 app = command_app()  # this module's command, built when it runs
 
 
-@app.command()
-def attach(
-    run_id: str | None = typer.Argument(None, help="Run id (default: the current run)."),
-) -> None:
+EXAMPLES = """Examples:
+
+\b
+  expctl launch 3scale_sizeaware_100k --tmux
+  expctl attach 3scale_sizeaware_100k   # detach: Ctrl-b d (screen: Ctrl-a d)
+"""
+
+
+@app.command(epilog=EXAMPLES)
+def attach(run_id: str | None = run_argument()) -> None:
     """Attach this terminal to a run's screen/tmux session.
 
-    Hand this terminal to the run's screen/tmux session (detach: Ctrl-a d / Ctrl-b d)."""
+    You see the job's own terminal and can type into it; detaching (Ctrl-a d in screen,
+    Ctrl-b d in tmux) leaves the job running."""
     import os
     import sys
 

@@ -1,6 +1,7 @@
 """The catalog of expctl's commands: each name with its one-line summary, in the order
 `--help` lists them, and the group that imports a command's module only when that command
-runs, so `expctl --help` and `expctl ls` pay for one command module, not 33."""
+runs, so `expctl --help` and `expctl ls` pay for one command module, not 33 (and completing a
+command name in the shell for none)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import difflib
 import importlib
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 # The experiment cycle's order. A test checks that each summary is the first line of the
 # command's own help.
@@ -68,7 +69,22 @@ class CommandCatalog(TyperGroup):
     def list_commands(self, ctx: typer.Context) -> list[str]:
         return list(COMMANDS)
 
+    # Completing a command name asks get_command for every name that fits: while it does,
+    # each is answered by a stand-in holding the catalog's summary, and nothing is imported.
+    _summaries_only = False
+
+    def shell_complete(self, ctx: typer.Context, incomplete: str):
+        """The command names (with their summaries) and root options that fit `incomplete`."""
+        self._summaries_only = True
+        try:
+            return super().shell_complete(ctx, incomplete)
+        finally:
+            self._summaries_only = False
+
     def get_command(self, ctx: typer.Context, cmd_name: str):
+        if self._summaries_only and cmd_name not in self.commands and cmd_name in COMMANDS:
+            summary = COMMANDS[cmd_name]
+            return TyperCommand(cmd_name, help=summary, short_help=summary)
         if cmd_name not in self.commands and cmd_name in COMMANDS:
             self.commands[cmd_name] = load_command(cmd_name)
         command = self.commands.get(cmd_name)

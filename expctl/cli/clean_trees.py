@@ -1,23 +1,30 @@
-"""`expctl clean_trees`. Keep expensive imports inside the command (see expctl.cli.app)."""
+"""`expctl clean-trees`. Keep expensive imports inside the command (see expctl.cli.app)."""
 
 from __future__ import annotations
 
-import typer
-
 from expctl.cli.app import command_app, get_workspace
+from expctl.cli.params import run_argument
 
 app = command_app()  # this module's command, built when it runs
 
 
-@app.command("clean-trees")
+EXAMPLES = """Examples:
+
+\b
+  expctl clean-trees                        # every tree that may go
+  expctl clean-trees 3scale_baseline_100k
+"""
+
+
+@app.command("clean-trees", epilog=EXAMPLES)
 def clean_trees_cmd(
-    run_ids: list[str] = typer.Argument(None, help="Runs whose trees to remove (default: every "
-                                        "tree that may go).", show_default=False),
+    run_ids: list[str] = run_argument("Runs whose trees to remove (default: every tree that "
+                                      "may go).", many=True),
 ) -> None:
     """Remove the private working trees of runs done with them.
 
-    Remove the private working trees of runs that are done with them: finished, gathered
-    and recorded (and trees of deleted runs). Others are kept, each with the reason."""
+    A run is done with its tree when finished, gathered and recorded (trees of deleted runs
+    go too); every other tree stays, with the reason. Gathered checkpoints stay."""
     from expctl import console
     from expctl.tree_cleanup import clean_trees
 

@@ -7,29 +7,39 @@ from pathlib import Path
 import typer
 
 from expctl.cli.app import command_app, get_workspace
+from expctl.cli.params import run_argument
 
 app = command_app()  # this module's command, built when it runs
 
 
-@app.command("commit")
+EXAMPLES = """Examples:
+
+\b
+  expctl commit 3scale_sizeaware_100k --dry-run
+  expctl commit 3scale_sizeaware_100k --findings "small objects +1.7 pp"
+"""
+
+
+@app.command("commit", epilog=EXAMPLES)
 def commit_cmd(
-    run_id: str | None = typer.Argument(None, help="Run id (default: the current run)."),
-    findings: str | None = typer.Option(None, "--findings", help="Key findings for the "
-                                           "message."),
-    template: Path | None = typer.Option(None, "--template", help="Message template file "
-                                            "($id, $model, $primary_value, ...).",
-                                            show_default=False),
+    run_id: str | None = run_argument(),
+    findings: str | None = typer.Option(None, "--findings", metavar="FINDINGS", help="Key "
+                                        "findings for the message."),
+    template: Path | None = typer.Option(None, "--template", metavar="FILE", help="Message "
+                                         "template file ($id, $model, $primary_value, ...).",
+                                         show_default=False),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show the message and files; change "
                                  "nothing."),
-    max_size: float = typer.Option(5.0, "--max-size", help="Largest file committed, in MB; "
-                                   "bigger ones are git-ignored in the run folder."),
+    max_size: float = typer.Option(5.0, "--max-size", metavar="MB", help="Largest file "
+                                   "committed; bigger ones are git-ignored in the run folder."),
     while_training: bool = typer.Option(False, "--while-training", help="Go ahead although "
                                         "the run is still training (results not final)."),
 ) -> None:
     """Commit a recorded run's files with a templated message.
 
-    Commit a recorded run's text, JSON, YAML and PNG files (never checkpoints) with a
-    templated message; anything else you have staged stays staged."""
+    Stages the run folder's text, JSON, YAML and PNG files (never checkpoints, nor files
+    over --max-size) and commits only those paths; anything else you have staged stays
+    staged."""
     from expctl import console
     from expctl.errors import BadInputError, NotFoundError
     from expctl.phases.commit import commit_run

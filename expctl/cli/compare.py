@@ -2,29 +2,39 @@
 
 from __future__ import annotations
 
-import typer
+from typing import Literal
 
-from expctl.cli.app import check_format, command_app, get_workspace
+from expctl.cli.app import command_app, get_workspace
+from expctl.cli.params import format_option, run_argument, run_option
 
 app = command_app()  # this module's command, built when it runs
 
+CompareFormat = Literal["table", "json"]
 
-@app.command("compare")
+
+EXAMPLES = """Examples:
+
+\b
+  expctl compare 3scale_baseline 3scale_sizeaware      # changes are B - A
+  expctl compare 3scale_sizeaware 4scale_enhanced -b 3scale_baseline  # N runs
+  expctl compare 3scale_baseline 4scale_enhanced --format json
+"""
+
+
+@app.command("compare", epilog=EXAMPLES)
 def compare_cmd(
-    runs: list[str] = typer.Argument(..., help="Runs to compare: A B [C ...]; changes are "
-                                     "against the first (B - A with two runs).",
-                                     show_default=False),
-    baseline: str | None = typer.Option(None, "--baseline", "-b", help="Show changes against "
-                                        "this run instead of the first (added if not named)."),
-    fmt: str = typer.Option("table", "--format", "-f", help="table or json."),
+    runs: list[str] = run_argument("Runs to compare: A B [C ...]; changes are against the "
+                                   "first (B - A with two runs).", required=True, many=True),
+    baseline: str | None = run_option(None, "--baseline", "-b", help="Show changes against "
+                                      "this run instead of the first (added if not named)."),
+    fmt: CompareFormat = format_option(CompareFormat),
 ) -> None:
     """Runs side by side: config, metrics, code changes.
 
-    Runs side by side: the config keys that differ, the metrics with their changes (green
-    where better), and `git diff --stat` between their commits."""
+    The config keys that differ, each metric with its change in points and relative percent
+    (green where better in its direction), and `git diff --stat` between the runs' commits."""
     from expctl.errors import BadInputError
 
-    check_format(fmt, ("table", "json"))
     if len(dict.fromkeys(runs + ([baseline] if baseline else []))) < 2:
         raise BadInputError("Compare needs at least two different runs.",
                             hint="expctl compare A B [C ...]")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from expctl.cli.app import command_app, get_workspace
+from expctl.cli.params import complete_recipes_and_runs, recipe_option, set_option
 from expctl.cli.shared import launcher_flag, show_recorded, show_results
 
 app = command_app()  # this module's command, built when it runs
@@ -30,9 +31,19 @@ def _cycle_interrupted(ws, run_id: str) -> None:
         console.error("interrupted", hint=f"continue the cycle with `expctl cycle {run_id}`")
 
 
-@app.command("cycle")
+EXAMPLES = """Examples:
+
+\b
+  expctl cycle 3scale_sizeaware_100k --tmux --commit --findings "small +2 pp"
+  expctl cycle 4scale_enhanced_100k --slurm --detach   # log out; it goes on
+  expctl cycle 3scale_sizeaware_100k         # again: goes on where it stopped
+"""
+
+
+@app.command("cycle", epilog=EXAMPLES)
 def cycle_cmd(
-    run_id: str = typer.Argument(..., help="Run id (created if it does not exist)."),
+    run_id: str = typer.Argument(..., metavar="RUN", help="Run id (created if it does not "
+                                 "exist).", autocompletion=complete_recipes_and_runs),
     screen: bool = typer.Option(False, "--screen", help="Train (or, with --detach, cycle) in "
                                 "a screen session."),
     tmux: bool = typer.Option(False, "--tmux", help="Train (or cycle) in a tmux session."),
@@ -40,19 +51,20 @@ def cycle_cmd(
                                "process."),
     slurm: bool = typer.Option(False, "--slurm", help="Train (or cycle) as a Slurm batch job."),
     commit: bool = typer.Option(False, "--commit", help="Commit the run's files at the end."),
-    findings: str | None = typer.Option(None, "--findings", help="Key findings for the "
-                                           "commit message."),
+    findings: str | None = typer.Option(None, "--findings", metavar="FINDINGS", help="Key "
+                                        "findings for the commit message."),
     detach: bool = typer.Option(False, "--detach", help="Run the whole cycle in a session, so "
                                 "you can log out."),
-    recipe: str | None = typer.Option(None, "--recipe", "-r", help="Recipe for a new run."),
-    sets: list[str] = typer.Option([], "--set", "-s", help="Override key.path=value for a new "
-                                   "run (repeatable)."),
-    hypothesis: str | None = typer.Option(None, "--hypothesis", help="What the run tests."),
+    recipe: str | None = recipe_option("Recipe for a new run."),
+    sets: list[str] = set_option("Override a param of a new run (repeatable)."),
+    hypothesis: str | None = typer.Option(None, "--hypothesis", metavar="HYPOTHESIS",
+                                          help="What the run tests."),
 ) -> None:
     """new, launch, wait, gather, validate, record [, commit].
 
-    new -> launch -> wait -> gather -> validate -> record [-> commit], unattended. Run it
-    again after a failure or interruption: it continues with the first unfinished phase."""
+    The whole experiment cycle of one run, unattended, with the progress of each phase.
+    Run it again after a failure or interruption: it continues with the first unfinished
+    phase."""
     from expctl import console
     from expctl.cycle import CycleOptions, run_cycle, start_detached
 

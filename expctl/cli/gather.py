@@ -2,31 +2,42 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import typer
 
-from expctl.cli.app import check_format, command_app, get_workspace
-from expctl.cli.shared import RUN_HELP, show_gathered
+from expctl.cli.app import command_app, get_workspace
+from expctl.cli.params import choices_text, format_option, run_argument
+from expctl.cli.shared import show_gathered
 
 app = command_app()  # this module's command, built when it runs
 
+GatherFormat = Literal["table", "json", "csv"]
+Phase = Literal["train", "validate"]
+EXAMPLES = """Examples:
 
-@app.command("gather")
+\b
+  expctl gather 3scale_sizeaware_100k
+  expctl gather 3scale_sizeaware_100k --phase validate --format json
+"""
+
+
+@app.command("gather", epilog=EXAMPLES)
 def gather_cmd(
-    run_id: str | None = typer.Argument(None, help=RUN_HELP),
+    run_id: str | None = run_argument(),
     move: bool = typer.Option(False, "--move", help="Move files instead of linking/copying."),
-    phase: str = typer.Option("train", "--phase", help="Whose artifacts: train or validate."),
-    fmt: str = typer.Option("table", "--format", "-f", help="table, json or csv."),
+    phase: Phase = typer.Option("train", "--phase", metavar="PHASE", help="Whose artifacts: "
+                                f"{choices_text(Phase)}."),
+    fmt: GatherFormat = format_option(GatherFormat),
 ) -> None:
     """Bring a run's checkpoint, matrices and logs into its folder.
 
-    Bring the artifacts the recipe declares (checkpoint, confusion matrices, logs) into the
-    run folder: only files written during this run's phase; the checkpoint becomes
-    checkpoints/final_model.ckpt."""
-    from expctl import console
+    Takes the artifacts the recipe declares, only files written during this run's phase
+    (never another run's leftovers); the checkpoint becomes checkpoints/final_model.ckpt, a
+    hard link inside the run folder, else a copy (moved with --move)."""
     from expctl.phases.gather import gather
     from expctl.runs import load_run, resolve_run_id
 
-    check_format(fmt, console.TABLE_FORMATS)
     ws = get_workspace()
     run = load_run(ws, resolve_run_id(ws, run_id))
     result = gather(ws, run, phase, move=move)

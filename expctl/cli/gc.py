@@ -3,39 +3,52 @@ expctl.gc."""
 
 from __future__ import annotations
 
+from typing import Literal
+
 import typer
 
-from expctl.cli.app import check_format, command_app, get_workspace
+from expctl.cli.app import command_app, get_workspace
 from expctl.cli.confirm import YES_HELP
+from expctl.cli.params import format_option
 
 app = command_app()  # this module's command, built when it runs
 
+GcFormat = Literal["table", "json"]
 
-@app.command("gc")
+
+EXAMPLES = """Examples:
+
+\b
+  expctl gc --dry-run                  # what the default rule would delete
+  expctl gc --keep-best 5 --keep-tag paper --yes
+"""
+
+
+@app.command("gc", epilog=EXAMPLES)
 def gc_cmd(
-    keep_best: int = typer.Option(3, "--keep-best", help="Keep the best N runs by the metric "
-                                  "(ties at the cut are all kept).", min=0),
-    keep_tags: list[str] = typer.Option([], "--keep-tag", help="Keep runs with this tag "
-                                        "(repeatable; default: every tagged run is kept)."),
-    metric: str | None = typer.Option(None, "--metric", "-m", help="Rank by this metric "
-                                      "(default: leaderboard.metric in expctl.yaml, else each "
-                                      "run's primary metric)."),
+    keep_best: int = typer.Option(3, "--keep-best", metavar="N", help="Keep the best N runs by "
+                                  "the metric (ties at the cut are all kept).", min=0),
+    keep_tags: list[str] = typer.Option([], "--keep-tag", metavar="TAG", help="Keep runs with "
+                                        "this tag (repeatable; default: every tagged run is "
+                                        "kept)."),
+    metric: str | None = typer.Option(None, "--metric", "-m", metavar="METRIC", help="Rank by "
+                                      "this metric (default: leaderboard.metric in expctl.yaml, "
+                                      "else each run's primary metric).", show_default=False),
     yes: bool = typer.Option(False, "--yes", "-y", help=YES_HELP),
     dry_run: bool = typer.Option(False, "--dry-run", help="List exactly what would be deleted "
                                  "and the bytes; change nothing."),
-    fmt: str = typer.Option("table", "--format", "-f", help="table or json."),
+    fmt: GcFormat = format_option(GcFormat),
 ) -> None:
     """Delete the checkpoints of runs that a rule does not keep.
 
-    Delete the checkpoint files of runs not kept by the rule: the baseline, the best N,
-    tagged runs, runs not ranked yet and runs at work are kept."""
+    Kept are the baseline, the best N, tagged runs, runs not ranked yet and runs at work;
+    only checkpoint files go, everything else of a run folder stays."""
     from expctl import console
     from expctl.cli.confirm import confirm
     from expctl.errors import ExpctlError
     from expctl.gc import GcRule, apply_gc, plan_gc
     from expctl.ids import check_metric_name, check_tag
 
-    check_format(fmt, ("table", "json"))
     rule = GcRule(keep_best, tuple(check_tag(t) for t in keep_tags),
                   check_metric_name(metric) if metric else None)
     ws = get_workspace()

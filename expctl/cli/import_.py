@@ -7,21 +7,32 @@ from pathlib import Path
 import typer
 
 from expctl.cli.app import command_app, get_workspace
+from expctl.cli.params import recipe_option
 
 app = command_app()  # this module's command, built when it runs
 
 
-@app.command("import")
+EXAMPLES = """Examples:
+
+\b
+  expctl import paper_table.csv --recipe 3scale_baseline
+  expctl import results.jsonl     # lines of {"id", "metrics", "params"}
+"""
+
+
+@app.command("import", epilog=EXAMPLES)
 def import_cmd(
-    file: Path = typer.Argument(..., help="CSV (id column + one column per metric) or JSONL "
-                                "({\"id\", \"metrics\", \"params\"} per line)."),
-    recipe: str | None = typer.Option(None, "--recipe", "-r", help="Recipe name to record on "
-                                      "the imported runs; only its spelling is checked, as the "
-                                      "results may come from a recipe not in recipes/."),
+    file: Path = typer.Argument(..., metavar="FILE", help="CSV (id column + one column per "
+                                "metric) or JSONL ({\"id\", \"metrics\", \"params\"} per "
+                                "line)."),
+    recipe: str | None = recipe_option("Recipe name to record on the imported runs; only its "
+                                       "spelling is checked, as the results may come from a "
+                                       "recipe not in recipes/."),
 ) -> None:
     """Bring in results obtained elsewhere as imported runs.
 
-    Bring in results obtained elsewhere as runs marked imported (re-import updates them)."""
+    Every row is checked before anything is written; the runs are marked imported (ls,
+    leaderboard) and importing again updates them."""
     from expctl import console
     from expctl.phases.importer import import_runs
 

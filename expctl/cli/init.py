@@ -11,17 +11,26 @@ from expctl.cli.app import command_app, explicit_workspace
 app = command_app()  # this module's command, built when it runs
 
 
-@app.command()
+EXAMPLES = """Examples:
+
+\b
+  expctl init                   # here: usually your project's git repository
+  expctl init ~/projects/detector
+"""
+
+
+@app.command(epilog=EXAMPLES)
 def init(
     directory: Path | None = typer.Argument(
-        None, help="Folder to make a workspace (default: the -C folder, else here).",
-        show_default=False,
+        None, metavar="DIR", help="Folder to make a workspace (default: the -C folder, else "
+        "here).", show_default=False,
     ),
 ) -> None:
     """Make a folder an expctl workspace.
 
-    Make a folder an expctl workspace: expctl.yaml, recipes/ (with a commented example when
-    empty), runs/, .gitignore entries."""
+    Writes expctl.yaml, recipes/ (with a commented example.yaml when empty), runs/ and the
+    .gitignore entries for the registry, machine-local state and checkpoints; existing files
+    are kept."""
     from expctl import console
     from expctl.workspace import init_workspace
 

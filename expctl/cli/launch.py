@@ -5,40 +5,50 @@ from __future__ import annotations
 import typer
 
 from expctl.cli.app import command_app, get_workspace
+from expctl.cli.params import run_argument, run_option, set_option
 from expctl.cli.shared import queue_runs
 
 app = command_app()  # this module's command, built when it runs
 
 
-@app.command()
+EXAMPLES = """Examples:
+
+\b
+  expctl launch 3scale_sizeaware_100k --tmux --gpus 0,1
+  expctl launch 3scale_sizeaware_100k --dry-run
+  expctl launch 3scale_baseline_100k 4scale_enhanced_100k --queue --priority 5
+  expctl launch 4scale_enhanced_100k --resume --set train.batch_size=4
+"""
+
+
+@app.command(epilog=EXAMPLES)
 def launch(
-    run_ids: list[str] | None = typer.Argument(None, help="Run ids (default: the current run).",
-                                               show_default=False),
+    run_ids: list[str] | None = run_argument("Run ids (default: the current run).", many=True),
     screen: bool = typer.Option(False, "--screen", help="Run in a detached screen session."),
     tmux: bool = typer.Option(False, "--tmux", help="Run in a detached tmux session."),
     local: bool = typer.Option(False, "--local", help="Run as a detached background process."),
     slurm: bool = typer.Option(False, "--slurm", help="Submit as a Slurm batch job (sbatch), "
                                "with the recipe's and expctl.yaml's `slurm:` settings."),
-    gpus: str | None = typer.Option(None, "--gpus", help="GPU ids, e.g. 0,1: sets "
-                                       "CUDA_VISIBLE_DEVICES, or accelerate's --gpu_ids and "
-                                       "number of processes."),
+    gpus: str | None = typer.Option(None, "--gpus", metavar="IDS", help="GPU ids, e.g. 0,1: "
+                                    "sets CUDA_VISIBLE_DEVICES, or accelerate's --gpu_ids and "
+                                    "number of processes."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show argv, cwd and env; start nothing."),
     resume: bool = typer.Option(False, "--resume", help="Relaunch a failed, killed or lost run "
                                 "with the recipe's resume_args appended."),
-    sets: list[str] = typer.Option([], "--set", "-s", help="With --resume: change key.path="
-                                   "value for the new attempt, checked like `new --set` "
-                                   "(config.yaml becomes the new attempt's; earlier ones stay "
-                                   "in attempts/<n>/config.yaml). Repeatable."),
+    sets: list[str] = set_option("With --resume: change a param for the new attempt, checked "
+                                 "like `new --set` (config.yaml becomes the new attempt's; "
+                                 "earlier ones stay in attempts/<n>/config.yaml). Repeatable."),
     queue: bool = typer.Option(False, "--queue", help="Put the runs in the workspace queue: "
                                "its scheduler starts each when its GPUs (or slots) are free."),
-    priority: int = typer.Option(0, "--priority", help="With --queue: higher starts first."),
-    after: list[str] = typer.Option([], "--after", help="With --queue: start only once this "
-                                    "run has finished successfully (repeatable)."),
+    priority: int = typer.Option(0, "--priority", metavar="N", help="With --queue: higher "
+                                 "starts first."),
+    after: list[str] = run_option([], "--after", help="With --queue: start only once this "
+                                  "run has finished successfully (repeatable)."),
 ) -> None:
     """Start a run's training detached, under a supervisor.
 
-    Start the run's training command detached, under expctl's supervisor, which logs all
-    output to training_logs/stdout.log and records the exit code.
+    The supervisor logs every byte the job prints to training_logs/stdout.log and records its
+    exit code; the job runs the code the run recorded at `new`.
 
     Launcher: --screen/--tmux/--local/--slurm, else the recipe's launch.launcher, else
     expctl.yaml's.
@@ -89,7 +99,7 @@ def launch(
         where = (f"{launched.launcher} {launcher.handle} {launched.session}" if launched.session
                  else "a background process")
         console.success(f"launched run {run_id} in {where} (attempt {launched.attempt})")
-        hints = f"follow it: expctl logs -f {run_id}  |  expctl status {run_id}"
+        hints = f"follow it: expctl logs -F {run_id}  |  expctl status {run_id}"
         attachable = launched.session and launcher.attachable
         console.info(hints + (f"  |  expctl attach {run_id}" if attachable else ""))
         for warning in launched.warnings:

@@ -2,41 +2,53 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import typer
 
-from expctl.cli.app import check_format, command_app, get_workspace
+from expctl.cli.app import command_app, get_workspace
+from expctl.cli.params import format_option, run_option, sweep_option
 
 app = command_app()  # this module's command, built when it runs
 
-BOARD_FORMATS = ("table", "md", "csv", "json", "latex")
+BoardFormat = Literal["table", "md", "csv", "json", "latex"]
+EXAMPLES = """Examples:
+
+\b
+  expctl leaderboard
+  expctl leaderboard --metric small_map --top 5
+  expctl leaderboard -w loss.size_aware=true -w status=finished -f md
+  expctl leaderboard --sweep lr-sweep -f csv > lr_sweep.csv
+"""
 
 
-@app.command()
+@app.command(epilog=EXAMPLES)
 def leaderboard(
-    metric: str | None = typer.Option(None, "--metric", "-m", help="Metric to rank by (default: "
-                                      "leaderboard.metric in expctl.yaml, else the recipes' "
-                                      "primary metric)."),
-    baseline: str | None = typer.Option(None, "--baseline", "-b", help="Run to compare against "
-                                        "(default: baseline in expctl.yaml)."),
-    top: int = typer.Option(0, "--top", "-n", help="Show the best N runs (0: all); the baseline "
-                            "is shown anyway.", min=0),
-    where: list[str] = typer.Option([], "--where", "-w", help="Only runs with KEY=VALUE "
+    metric: str | None = typer.Option(None, "--metric", "-m", metavar="METRIC", help="Metric "
+                                      "to rank by (default: leaderboard.metric in expctl.yaml, "
+                                      "else the recipes' primary metric).", show_default=False),
+    baseline: str | None = run_option(None, "--baseline", "-b", help="Run to compare against "
+                                      "(default: baseline in expctl.yaml)."),
+    top: int = typer.Option(0, "--top", "-n", metavar="N", help="Show the best N runs (0: all); "
+                            "the baseline is shown anyway.", min=0),
+    where: list[str] = typer.Option([], "--where", "-w", metavar="FILTER",
+                                    help="Only runs with KEY=VALUE "
                                     "(repeatable): recipe, status, tag or a param such as "
                                     "train.lr; "
                                     "numbers compare numerically, lists such as [2, 3, 4] "
                                     "whatever their spacing."),
-    tags: list[str] = typer.Option([], "--tag", "-t", help="Only runs with this tag "
-                                   "(repeatable: runs with every one)."),
-    sweep: str | None = typer.Option(None, "--sweep", help="Only runs of this sweep "
-                                     "(`expctl sweep`)."),
-    fmt: str = typer.Option("table", "--format", "-f", help="table, md, csv, json or latex."),
+    tags: list[str] = typer.Option([], "--tag", "-t", metavar="TAG", help="Only runs with this "
+                                   "tag (repeatable: runs with every one)."),
+    sweep: str | None = sweep_option("Only runs of this sweep (`expctl sweep`)."),
+    fmt: BoardFormat = format_option(BoardFormat),
     all_workspaces: bool = typer.Option(False, "--all-workspaces", "-A", help="Rank the runs "
                                         "of every workspace sharing this registry (default: "
                                         "this workspace's); the baseline is this workspace's."),
 ) -> None:
     """Rank runs by a metric, against the baseline.
 
-    Rank runs by a metric, best first, with each run's change against the baseline."""
+    Best first in the metric's direction, each run with its change against the baseline in
+    points and relative percent; runs without the metric come last, marked missing."""
     from expctl import console
     from expctl.cli.shared import open_index, refresh_shown
     from expctl.ids import check_tag
@@ -44,7 +56,6 @@ def leaderboard(
     from expctl.registry.index import refresh_statuses
     from expctl.registry.queries import Where, parse_where, tag_where
 
-    check_format(fmt, BOARD_FORMATS)
     wheres = [parse_where(w) for w in where] + [tag_where(check_tag(t)) for t in tags]
     if sweep:
         wheres.append(Where("sweep", sweep, None))

@@ -5,22 +5,33 @@ from __future__ import annotations
 import typer
 
 from expctl.cli.app import command_app
+from expctl.cli.params import run_argument
 from expctl.cli.shared import load_given_run
 
 app = command_app()  # this module's command, built when it runs
 
 
-@app.command()
+EXAMPLES = """Examples:
+
+\b
+  expctl logs 3scale_sizeaware_100k -n 50
+  expctl logs -F                     # follow the current run until it ends
+"""
+
+
+@app.command(epilog=EXAMPLES)
 def logs(
-    run_id: str | None = typer.Argument(None, help="Run id (default: the current run)."),
-    follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing until the run ends."),
-    lines: int = typer.Option(20, "--lines", "-n", help="How many last lines to show first."),
+    run_id: str | None = run_argument(),
+    follow: bool = typer.Option(False, "--follow", "-F", help="Keep printing until the run ends "
+                                "(Ctrl-C stops following, not the job)."),
+    lines: int = typer.Option(20, "--lines", "-n", metavar="N", help="How many last lines to "
+                              "show first."),
 ) -> None:
     """Print or follow a run's training log.
 
-    Print the end of the run's training_logs/stdout.log (all the job printed).
-
-    A carriage return counts as a line break, so -n shows the last states of a progress bar."""
+    The end of training_logs/stdout.log: every byte the job printed, carriage returns
+    included; a carriage return counts as a line break, so -n shows the last states of a
+    progress bar."""
     from expctl import console
     from expctl.errors import ConflictError
     from expctl.launchers.control import follow as follow_file

@@ -2,45 +2,56 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import typer
 
-from expctl.cli.app import check_format, command_app, get_workspace
+from expctl.cli.app import command_app, get_workspace
+from expctl.cli.params import choices_text, format_option, recipe_option, sweep_option
 from expctl.cli.shared import open_index, refresh_shown
 
 app = command_app()  # this module's command, built when it runs
 
-LS_FORMATS = ("table", "json", "csv")
+LsFormat = Literal["table", "json", "csv"]
+# expctl.state.STATES (a test keeps them equal); spelt out so ls's help needs no import of it
+RunState = Literal["created", "queued", "blocked", "running", "finished", "failed", "killed",
+                   "lost", "imported"]
+EXAMPLES = """Examples:
+
+\b
+  expctl ls
+  expctl ls --status running
+  expctl ls -r 3scale_sizeaware -t paper -n 10
+  expctl ls --limit 0 --format json > runs.json
+"""
 
 
-@app.command("ls")
+@app.command("ls", epilog=EXAMPLES)
 def ls_cmd(
-    status: str | None = typer.Option(None, "--status", "-s", help="Only runs in this state: "
-                                      "created, queued, blocked, running, finished, failed, "
-                                      "killed, lost or imported."),
-    recipe: str | None = typer.Option(None, "--recipe", "-r", help="Only runs of this recipe."),
-    sweep: str | None = typer.Option(None, "--sweep", help="Only runs of this sweep."),
-    limit: int = typer.Option(50, "--limit", "-n", help="Show at most N runs, newest first; "
-                              "0 shows all.", min=0),
-    tags: list[str] = typer.Option([], "--tag", "-t", help="Only runs with this tag "
-                                   "(repeatable: runs with every one)."),
+    status: RunState | None = typer.Option(None, "--status", metavar="STATE", help="Only runs "
+                                           f"in this state: {choices_text(RunState)}.",
+                                           show_default=False),
+    recipe: str | None = recipe_option("Only runs of this recipe."),
+    sweep: str | None = sweep_option("Only runs of this sweep."),
+    limit: int = typer.Option(50, "--limit", "-n", metavar="N", help="Show at most N runs, "
+                              "newest first; 0 shows all.", min=0),
+    tags: list[str] = typer.Option([], "--tag", "-t", metavar="TAG", help="Only runs with this "
+                                   "tag (repeatable: runs with every one)."),
     archived: bool = typer.Option(False, "--archived", help="List the archived runs "
                                   "(runs/.archive/, read from their folders) instead."),
-    fmt: str = typer.Option("table", "--format", "-f", help="table, json or csv."),
+    fmt: LsFormat = format_option(LsFormat),
     all_workspaces: bool = typer.Option(False, "--all-workspaces", "-A", help="Runs of every "
                                         "workspace sharing this registry, with their "
                                         "workspace's folder (default: this workspace's)."),
 ) -> None:
     """List runs, newest first.
 
-    List runs, newest first, from the registry."""
+    From the registry, with each running run's progress, elapsed time and ETA, and why a
+    queued run waits; a run folder changed behind expctl's back is read again."""
     from expctl import console
     from expctl.ids import check_tag
-    from expctl.registry.queries import check_status
     from expctl.registry.settings import read_settings
 
-    check_format(fmt, LS_FORMATS)
-    if status is not None:
-        check_status(status)
     for tag in tags:
         check_tag(tag)
     ws = get_workspace()

@@ -5,31 +5,48 @@ from __future__ import annotations
 import typer
 
 from expctl.cli.app import command_app, get_workspace
+from expctl.cli.params import (
+    complete_recipes_and_runs,
+    recipe_option,
+    run_option,
+    set_option,
+)
 
 app = command_app()  # this module's command, built when it runs
 
 
-@app.command()
+EXAMPLES = """Examples:
+
+\b
+  expctl new 3scale_sizeaware_100k
+  expctl new 4scale_enhanced_1k --set +train.batch_size=16
+  expctl new sizeaware_try2 -r 3scale_sizeaware -s train.max_steps=500
+  expctl new 3scale_sizeaware_300 --hypothesis "small boxes gain"
+  expctl new 3scale_baseline_200k --from 3scale_baseline_100k
+"""
+
+
+@app.command(epilog=EXAMPLES)
 def new(
-    run_id: str = typer.Argument(..., help="Run id, e.g. 3scale_sizeaware_100k: {recipe}_{steps} "
-                                 "picks the recipe by longest prefix and sets its steps."),
-    recipe: str | None = typer.Option(
-        None, "--recipe", "-r", help="Recipe to use (default: from the run id)."
-    ),
-    sets: list[str] = typer.Option([], "--set", "-s", help="Override key.path=value (repeatable); "
-                                   "+key.path=value adds a new key."),
+    run_id: str = typer.Argument(..., metavar="RUN", help="New run id, e.g. "
+                                 "3scale_sizeaware_100k: {recipe}_{steps} picks the recipe by "
+                                 "longest prefix and sets its steps.",
+                                 autocompletion=complete_recipes_and_runs),
+    recipe: str | None = recipe_option("Recipe to use (default: from the run id)."),
+    sets: list[str] = set_option("Override a param (repeatable); +KEY=VALUE adds a key the "
+                                 "recipe lacks."),
     hypothesis: str | None = typer.Option(
-        None, "--hypothesis", help="What this run tests (goes into experiment_hypothesis.md)."
+        None, "--hypothesis", metavar="HYPOTHESIS", help="What this run tests (goes into "
+        "experiment_hypothesis.md).",
     ),
-    from_run: str | None = typer.Option(
-        None, "--from", help="Start from this run's config and overrides (then --set on top) "
-        "instead of a recipe.", show_default=False,
-    ),
+    from_run: str | None = run_option(None, "--from", help="Start from this run's config and "
+                                      "overrides (then --set on top) instead of a recipe."),
 ) -> None:
     """Create a run folder with its config and code snapshot.
 
-    Create a run folder with its resolved config and git/environment snapshot, register it,
-    and make it the current run."""
+    Resolves the recipe with the overrides into config.yaml, records the git state (SHA,
+    dirty diff, untracked files) and the environment, checks the code out as the run's private
+    working tree, registers the run and makes it the current run."""
     from expctl import console
     from expctl.phases.new import new_run
 

@@ -5,20 +5,31 @@ from __future__ import annotations
 import typer
 
 from expctl.cli.app import command_app, get_workspace
+from expctl.cli.params import run_argument
 
 app = command_app()  # this module's command, built when it runs
 
 
-@app.command("note")
+EXAMPLES = """Examples:
+
+\b
+  expctl note 3scale_sizeaware_100k "loss spikes at 40k: lr too high?"
+  expctl note 3scale_sizeaware_100k --clear
+"""
+
+
+@app.command("note", epilog=EXAMPLES)
 def note_cmd(
-    run: str = typer.Argument(..., help="Run id.", show_default=False),
-    text: str | None = typer.Argument(None, help="The note (quote it); shown by `show` with "
-                                      "the time it was written.", show_default=False),
+    run: str = run_argument("Run id.", required=True),
+    text: str | None = typer.Argument(None, metavar="NOTE", help="The note (quote it); shown "
+                                      "by `show` with the time it was written.",
+                                      show_default=False),
     clear: bool = typer.Option(False, "--clear", help="Delete all of the run's notes."),
 ) -> None:
     """Add a dated note to a run.
 
-    Add a dated note to a run (kept in its annotations.yaml, shown by `show`)."""
+    Notes are kept in the run's annotations.yaml (so `reindex` keeps them) and shown by
+    `show` with the time each was written."""
     from expctl import console
     from expctl.annotations import add_note, clear_notes
     from expctl.errors import BadInputError

@@ -4,42 +4,56 @@ Keep expensive imports out of this module's top level: matplotlib loads inside t
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import typer
 
-from expctl.cli.app import check_format, command_app, get_workspace
+from expctl.cli.app import command_app, get_workspace
+from expctl.cli.params import Axis, format_option, run_argument, run_option
 
 app = command_app()  # this module's command, built when it runs
 
+PlotFormat = Literal["figure", "csv"]
+EXAMPLES = """Examples:
 
-@app.command()
+\b
+  expctl plot loss -o loss.pdf          # the leaderboard's runs
+  expctl plot val/map 3scale_baseline 4scale_enhanced -o map.svg --x time
+  expctl plot small_map --format csv > small_map.csv
+"""
+
+
+@app.command(epilog=EXAMPLES)
 def plot(
-    series: str = typer.Argument(..., help="The series to draw: a metrics.jsonl field or a "
-                                 "TensorBoard tag (see the report's chart titles)."),
-    runs: list[str] | None = typer.Argument(None, help="Run ids (default: every run of the "
-                                            "leaderboard that logged the series)."),
-    output: Path | None = typer.Option(None, "--output", "-o", help="The figure to write: "
-                                       ".png, .svg or .pdf (for csv: a file instead of stdout)."),
-    fmt: str = typer.Option("figure", "--format", "-f", help="figure (by the file's suffix) or "
-                            "csv (run, x, value: the points exactly as logged)."),
-    baseline: str | None = typer.Option(None, "--baseline", "-b", help="Run drawn dashed "
-                                        "(default: baseline in expctl.yaml)."),
-    x: str = typer.Option("step", "--x", help="x axis: step, epoch or time."),
-    title: str | None = typer.Option(None, "--title", help="Figure title (default: the series)."),
+    series: str = typer.Argument(..., metavar="SERIES", help="The series to draw: a "
+                                 "metrics.jsonl field or a TensorBoard tag (see the report's "
+                                 "chart titles)."),
+    runs: list[str] | None = run_argument("Run ids (default: every run of the leaderboard that "
+                                          "logged the series).", many=True),
+    output: Path | None = typer.Option(None, "--output", "-o", metavar="FILE", help="The figure "
+                                       "to write: .png, .svg or .pdf (for csv: a file instead "
+                                       "of stdout).", show_default=False),
+    fmt: PlotFormat = format_option(PlotFormat, "Output format: figure (by the file's suffix) "
+                                    "or csv (run, x, value: the points exactly as logged).",
+                                    default="figure"),
+    baseline: str | None = run_option(None, "--baseline", "-b", help="Run drawn dashed "
+                                      "(default: baseline in expctl.yaml)."),
+    x: Axis = typer.Option("step", "--x", metavar="AXIS", help="x axis: step, epoch or time."),
+    title: str | None = typer.Option(None, "--title", metavar="TITLE", help="Figure title "
+                                     "(default: the series)."),
 ) -> None:
     """Plot one logged series of several runs.
 
-    Draw one logged series of several runs for a paper or a slide (baseline dashed)."""
+    A figure for a paper or a slide: axis labels, a legend of run ids, the baseline dashed;
+    SVG and PDF keep their text as text."""
     from expctl import console
     from expctl.cli.shared import open_index
     from expctl.errors import BadInputError, NotFoundError
     from expctl.visual.selection import select_runs
-    from expctl.visual.series import check_x, load_run_series
+    from expctl.visual.series import load_run_series
     from expctl.visual.static_plot import check_figure_path, csv_rows, write_figure
     from expctl.visual.tools import require
 
-    check_format(fmt, ("figure", "csv"))
-    check_x(x)
     require("numpy")
     if fmt == "figure":
         require("matplotlib")

@@ -2,27 +2,39 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import typer
 
-from expctl.cli.app import check_format, command_app, get_workspace
+from expctl.cli.app import command_app, get_workspace
+from expctl.cli.params import format_option, run_argument
 
 app = command_app(name="queue")  # a group: the listing (its callback) and subcommands
 
 
-@app.callback(invoke_without_command=True)
-def queue_list(
-    ctx: typer.Context,
-    fmt: str = typer.Option("table", "--format", "-f", help="table, json or csv."),
-) -> None:
+QueueFormat = Literal["table", "json", "csv"]
+EXAMPLES = """Examples:
+
+\b
+  expctl launch 3scale_sizeaware_100k --queue   # put a run in the queue
+  expctl queue                                  # what runs, what waits, why
+  expctl queue cancel 3scale_sizeaware_100k
+  expctl queue pause
+"""
+
+
+@app.callback(invoke_without_command=True, subcommand_metavar="[COMMAND [ARGS]...]",
+              epilog=EXAMPLES)
+def queue_list(ctx: typer.Context, fmt: QueueFormat = format_option(QueueFormat)) -> None:
     """The workspace queue: positions and reasons; cancel, pause.
 
-    List the queue: running runs, then the waiting ones by position, with reasons."""
+    Without a subcommand, lists the queue: the running runs, then the waiting ones by
+    position, each with its priority, GPUs or slots and why it waits."""
     if ctx.invoked_subcommand is not None:
         return
     from expctl import console
     from expctl.queue.operations import is_paused, list_queue
 
-    check_format(fmt, ("table", "json", "csv"))
     ws = get_workspace()
     rows = list_queue(ws)
     if fmt == "json":
@@ -44,9 +56,10 @@ def queue_list(
             console.info("the queue is empty: queue runs with `expctl launch RUN --queue`")
 
 
-@app.command("cancel")
+@app.command("cancel", epilog="Example:\n\n\b\n  expctl queue cancel 3scale_baseline_100k")
 def queue_cancel(
-    run_ids: list[str] = typer.Argument(..., help="Queued runs to take out of the queue."),
+    run_ids: list[str] = run_argument("Queued runs to take out of the queue.", required=True,
+                                      many=True),
 ) -> None:
     """Take waiting runs out of the queue (they stay, as created runs)."""
     from expctl import console
@@ -61,9 +74,11 @@ def queue_cancel(
     update_index(ws, *run_ids)
 
 
-@app.command("pause")
+@app.command("pause", epilog="Example:\n\n\b\n  expctl queue pause")
 def queue_pause() -> None:
-    """Start no more queued runs (running ones go on) until `expctl queue resume`."""
+    """Start no more queued runs until `queue resume`.
+
+    Running runs go on; queued ones keep their places."""
     from expctl import console
     from expctl.queue.operations import pause
 
@@ -71,7 +86,7 @@ def queue_pause() -> None:
     console.success("queue paused: running runs go on, no new one starts")
 
 
-@app.command("resume")
+@app.command("resume", epilog="Example:\n\n\b\n  expctl queue resume")
 def queue_resume() -> None:
     """Let queued runs start again after `expctl queue pause`."""
     from expctl import console

@@ -2,24 +2,31 @@
 
 from __future__ import annotations
 
-import typer
+from typing import Literal
 
-from expctl.cli.app import check_format, command_app, get_workspace
+from expctl.cli.app import command_app, get_workspace
+from expctl.cli.params import format_option
 
 app = command_app()  # this module's command, built when it runs
 
+RecipesFormat = Literal["table", "json", "csv"]
+EXAMPLES = """Examples:
 
-@app.command("recipes")
-def recipes_cmd(
-    fmt: str = typer.Option("table", "--format", "-f", help="table, json or csv."),
-) -> None:
+\b
+  expctl recipes
+  expctl recipes --format json
+"""
+
+
+@app.command("recipes", epilog=EXAMPLES)
+def recipes_cmd(fmt: RecipesFormat = format_option(RecipesFormat)) -> None:
     """List the workspace's recipes.
 
-    List the workspace's recipes with their descriptions."""
+    One line per file of recipes/ with its description: the names `new --recipe` takes and
+    the prefixes run ids pick their recipe by."""
     from expctl import console
     from expctl.recipes import list_recipes
 
-    check_format(fmt, console.TABLE_FORMATS)
     ws = get_workspace()
     rows = list_recipes(ws)
     if not rows:

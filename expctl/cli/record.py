@@ -5,16 +5,28 @@ from __future__ import annotations
 import typer
 
 from expctl.cli.app import command_app, get_workspace
+from expctl.cli.params import complete_runs
 from expctl.cli.shared import parse_metric_args, shown
 
 app = command_app()  # this module's command, built when it runs
 
 
-@app.command()
+EXAMPLES = """Examples:
+
+\b
+  expctl record 3scale_sizeaware_100k      # reads the recipe's metric sources
+  expctl record 3scale_sizeaware_100k map=0.4037 small_map=0.2139
+  expctl record 3scale_sizeaware_100k --refresh-sources
+"""
+
+
+@app.command(epilog=EXAMPLES)
 def record(
-    args: list[str] | None = typer.Argument(None, help="[RUN] name=value ...: final metrics "
-                                            "(RUN defaults to the current run). With no "
-                                            "name=value, read the recipe's metric sources."),
+    args: list[str] | None = typer.Argument(None, metavar="[RUN] [NAME=VALUE]...",
+                                            help="Final metrics (RUN defaults to the current "
+                                            "run). With no NAME=VALUE, read the recipe's "
+                                            "metric sources.", show_default=False,
+                                            autocompletion=complete_runs),
     while_training: bool = typer.Option(False, "--while-training", help="Go ahead although "
                                         "the run is still training (results not final)."),
     refresh_sources: bool = typer.Option(False, "--refresh-sources", help="Read the metric "
@@ -25,7 +37,9 @@ def record(
 ) -> None:
     """Store a run's final metrics in its folder and the registry.
 
-    Store final metrics in a run's experiment_results.json and the registry."""
+    Writes experiment_results.json (metrics, changes against the baseline, criteria verdicts),
+    validation_results/metrics_summary.txt and evaluation_info.txt, then updates the
+    registry."""
     from expctl import console
     from expctl.errors import BadInputError
     from expctl.registry import index_runs, open_registry

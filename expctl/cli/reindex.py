@@ -7,11 +7,20 @@ from expctl.cli.app import command_app, get_workspace
 app = command_app()  # this module's command, built when it runs
 
 
-@app.command("reindex")
+EXAMPLES = """Examples:
+
+\b
+  expctl reindex          # after copying or pulling run folders in by hand
+"""
+
+
+@app.command("reindex", epilog=EXAMPLES)
 def reindex_cmd() -> None:
     """Rebuild the registry from the run folders.
 
-    Rebuild the registry from the run folders alone."""
+    This workspace's rows are rebuilt from runs/ alone (safe while other commands run);
+    other workspaces' rows of a shared registry stay, and nothing expctl did not create is
+    deleted."""
     from expctl import console
     from expctl.registry import reindex
 

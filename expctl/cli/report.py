@@ -9,33 +9,45 @@ from pathlib import Path
 import typer
 
 from expctl.cli.app import command_app, get_workspace
+from expctl.cli.params import Axis, run_argument, run_option, sweep_option
 
 app = command_app()  # this module's command, built when it runs
 
+EXAMPLES = """Examples:
 
-@app.command()
+\b
+  expctl report                        # the leaderboard's runs: report.html
+  expctl report --sweep lr-sweep -o lr_sweep.html
+  expctl report 3scale_baseline 4scale_enhanced --x time
+"""
+
+
+@app.command(epilog=EXAMPLES)
 def report(
-    runs: list[str] | None = typer.Argument(None, help="Run ids (default: the leaderboard's "
-                                            "runs); the baseline is always shown."),
-    sweep: str | None = typer.Option(None, "--sweep", "-s", help="Only the runs of this sweep "
-                                     "(`sweep:` in run.yaml), with the metric against each "
-                                     "swept param."),
-    where: list[str] = typer.Option([], "--where", "-w", help="Only runs with KEY=VALUE "
-                                    "(repeatable), as for `leaderboard`."),
-    metric: str | None = typer.Option(None, "--metric", "-m", help="Metric to rank by (default: "
-                                      "as for `leaderboard`)."),
-    baseline: str | None = typer.Option(None, "--baseline", "-b", help="Run to compare against "
-                                        "(default: baseline in expctl.yaml)."),
-    x: str = typer.Option("step", "--x", help="x axis of the curves: step, epoch or time "
-                          "(seconds since the first point)."),
-    points: int = typer.Option(1000, "--points", help="Points drawn per run and series at most; "
-                               "longer histories keep each bucket's min and max.", min=10),
-    output: Path = typer.Option(Path("report.html"), "--output", "-o", help="The HTML file to "
-                                "write."),
+    runs: list[str] | None = run_argument("Run ids (default: the leaderboard's runs); the "
+                                          "baseline is always shown.", many=True),
+    sweep: str | None = sweep_option("Only the runs of this sweep (`sweep:` in run.yaml), "
+                                     "with the metric against each swept param."),
+    where: list[str] = typer.Option([], "--where", "-w", metavar="FILTER", help="Only runs with "
+                                    "KEY=VALUE (repeatable), as for `leaderboard`."),
+    metric: str | None = typer.Option(None, "--metric", "-m", metavar="METRIC", help="Metric to "
+                                      "rank by (default: as for `leaderboard`).",
+                                      show_default=False),
+    baseline: str | None = run_option(None, "--baseline", "-b", help="Run to compare against "
+                                      "(default: baseline in expctl.yaml)."),
+    x: Axis = typer.Option("step", "--x", metavar="AXIS", help="x axis of the curves: step, "
+                           "epoch or time (seconds since the first point)."),
+    points: int = typer.Option(1000, "--points", metavar="N", help="Points drawn per run and "
+                               "series at most; longer histories keep each bucket's min and "
+                               "max.", min=10),
+    output: Path = typer.Option(Path("report.html"), "--output", "-o", metavar="FILE",
+                                help="The HTML file to write."),
 ) -> None:
     """Write an HTML report of the runs.
 
-    Write an HTML report: leaderboard, curves, confusion matrices and one section per run."""
+    One self-contained file that opens offline: the leaderboard with the baseline pinned,
+    one chart per logged series, confusion matrices and a section per run (state, git,
+    hypothesis, config differences, results)."""
     from expctl import console
     from expctl.cli.shared import open_index
     from expctl.files import write_text_atomic
@@ -43,9 +55,7 @@ def report(
     from expctl.registry.queries import parse_where
     from expctl.visual.html_report import build_report
     from expctl.visual.selection import select_runs
-    from expctl.visual.series import check_x
 
-    check_x(x)
     wheres = [parse_where(w) for w in where]
     ws = get_workspace()
     with open_index(ws) as db:

@@ -6,20 +6,30 @@ import typer
 
 from expctl.cli.app import command_app, get_workspace
 from expctl.cli.confirm import YES_HELP
+from expctl.cli.params import run_argument
 
 app = command_app()  # this module's command, built when it runs
 
 
-@app.command("rm")
+EXAMPLES = """Examples:
+
+\b
+  expctl rm 3scale_sizeaware_1k --dry-run
+  expctl rm 3scale_sizeaware_1k 3scale_sizeaware_2k --yes
+"""
+
+
+@app.command("rm", epilog=EXAMPLES)
 def rm_cmd(
-    runs: list[str] = typer.Argument(..., help="Run ids to delete.", show_default=False),
+    runs: list[str] = run_argument("Run ids to delete.", required=True, many=True),
     yes: bool = typer.Option(False, "--yes", "-y", help=YES_HELP),
     dry_run: bool = typer.Option(False, "--dry-run", help="List what would be deleted; change "
                                  "nothing."),
 ) -> None:
     """Delete runs: their folders and registry rows.
 
-    Delete runs: their folders and registry rows (never a running run; links not followed)."""
+    Asks first (or --yes); never deletes a running run, follows no link out of a run folder
+    and touches no other run's files."""
     from expctl.cli.removing import carry_out
 
     carry_out(get_workspace(), runs, "remove", yes, dry_run)

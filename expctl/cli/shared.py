@@ -69,9 +69,6 @@ def progress_text(step: int | None, planned: int | None) -> str:
     return f"{done} / {planned}{share}"
 
 
-RUN_HELP = "Run id (default: the current run)."
-
-
 def launcher_flag(screen: bool, tmux: bool, local: bool, slurm: bool = False) -> str | None:
     """The one launcher chosen by --screen/--tmux/--local/--slurm, or None."""
     from expctl.errors import BadInputError

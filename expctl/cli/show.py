@@ -3,29 +3,40 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-import typer
-
-from expctl.cli.app import check_format, command_app, get_workspace
+from expctl.cli.app import command_app, get_workspace
+from expctl.cli.params import format_option, run_argument
 
 app = command_app()  # this module's command, built when it runs
 
+ShowFormat = Literal["table", "json"]
 
-@app.command()
+
+EXAMPLES = """Examples:
+
+\b
+  expctl show                      # the current run
+  expctl show 3scale_baseline --format json
+"""
+
+
+@app.command(epilog=EXAMPLES)
 def show(
-    run: str | None = typer.Argument(None, help="Run id (default: the current run)."),
-    fmt: str = typer.Option("table", "--format", "-f", help="table or json."),
+    run: str | None = run_argument(),
+    fmt: ShowFormat = format_option(ShowFormat),
 ) -> None:
     """Show one run: facts, status, params, metrics, files.
 
-    Show one run from its folder: run.yaml facts, status, params, metrics, files."""
+    Read from the run folder, never the registry: run.yaml's facts (recipe, git, launcher),
+    the state, the params, the recorded metrics and logged series, tags and notes, and the
+    files with their sizes."""
     from expctl import console
     from expctl.annotations import read_annotations
     from expctl.flat import flatten
     from expctl.registry.folders import METRICS_FILE, run_status, summarize_series
     from expctl.runs import info_data, load_run, resolve_run_id
 
-    check_format(fmt, ("table", "json"))
     ws = get_workspace()
     r = load_run(ws, resolve_run_id(ws, run))
     info = info_data(r.info)

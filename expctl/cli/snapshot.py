@@ -2,21 +2,29 @@
 
 from __future__ import annotations
 
-import typer
-
 from expctl.cli.app import command_app, get_workspace
+from expctl.cli.params import run_argument
 
 app = command_app()  # this module's command, built when it runs
 
 
-@app.command()
+EXAMPLES = """Examples:
+
+\b
+  expctl new 3scale_sizeaware_100k      # then fix a bug in the training code
+  expctl snapshot 3scale_sizeaware_100k # the run now records the fixed code
+"""
+
+
+@app.command(epilog=EXAMPLES)
 def snapshot(
-    run_id: str | None = typer.Argument(None, help="Run id (default: the current run)."),
+    run_id: str | None = run_argument(),
 ) -> None:
     """Take the code snapshot of a run again, before its launch.
 
-    Take a fresh snapshot of the workspace's code (git state and the private working tree)
-    for a run that was never launched."""
+    For a run created but never launched: records the workspace's code as it is now (git
+    SHA, git.patch, untracked.txt, the private working tree), so the run trains today's code.
+    A launched run keeps what it ran."""
     from expctl import console
     from expctl.refresh import refresh_snapshot
     from expctl.runs import resolve_run_id

@@ -2,29 +2,41 @@
 
 from __future__ import annotations
 
-import typer
+from typing import Literal
 
-from expctl.cli.app import check_format, command_app, get_workspace
+from expctl.cli.app import command_app, get_workspace
+from expctl.cli.params import format_option, run_argument
 from expctl.cli.shared import is_number, load_given_run, progress_text
 
 app = command_app()  # this module's command, built when it runs
 
+StatusFormat = Literal["table", "json"]
 
-@app.command()
+
+EXAMPLES = """Examples:
+
+\b
+  expctl status                          # the current run
+  expctl status 3scale_sizeaware_100k --format json
+"""
+
+
+@app.command(epilog=EXAMPLES)
 def status(
-    run_id: str | None = typer.Argument(None, help="Run id (default: the current run)."),
-    fmt: str = typer.Option("table", "--format", "-f", help="table or json."),
+    run_id: str | None = run_argument(),
+    fmt: StatusFormat = format_option(StatusFormat),
 ) -> None:
     """A run's job: state, step, ETA, latest metrics.
 
-    A run's job: state, elapsed time, step against planned steps, ETA, latest metrics."""
+    Read from the run folder and the job's processes: the state (with exit code or signal),
+    time since the job started, last step of the planned steps, the ETA from the job's own
+    pace and the latest values the job logged."""
     from dataclasses import asdict
 
     from expctl import console
     from expctl.launchers.status import duration, status_text
     from expctl.state import run_status
 
-    check_format(fmt, ("table", "json"))
     run = load_given_run(run_id)
     if run.info.imported:
         console.key_values([("run", run.id), ("state", "imported")])

@@ -5,23 +5,36 @@ from __future__ import annotations
 import typer
 
 from expctl.cli.app import command_app, get_workspace
+from expctl.cli.params import complete_recipes_and_runs, run_option
 from expctl.cli.shared import after_job_of, make_sweep_runs, submit_array
 
 app = command_app()  # this module's command, built when it runs
 
 
-@app.command()
+EXAMPLES = """Examples:
+
+\b
+  expctl sweep 3scale_sizeaware_1k --set +train.lr=0.001,0.003 --dry-run
+  expctl sweep 3scale_baseline -s "train.max_steps=range(200, 401, 100)"
+  expctl sweep 4scale_enhanced_1k -s loss.size_aware=true,false --slurm
+"""
+
+
+@app.command(epilog=EXAMPLES)
 def sweep(
-    target: str = typer.Argument(..., help="Recipe, or a run id like recipe_100k (sets steps)."),
-    sets: list[str] = typer.Option([], "--set", "-s", help="key=v1,v2,v3 or "
-                                   "key=range(start, stop, step): one run per combination of "
+    target: str = typer.Argument(..., metavar="RECIPE_OR_ID", help="Recipe, or a run id like "
+                                 "recipe_100k (sets steps).",
+                                 autocompletion=complete_recipes_and_runs),
+    sets: list[str] = typer.Option([], "--set", "-s", metavar="KEY=VALUES", help="key=v1,v2,v3 "
+                                   "or key=range(start, stop, step): one run per combination of "
                                    "all --set lists; each value type-checked like `new --set`."),
-    name: str | None = typer.Option(None, "--name", help="Run id template, e.g. "
-                                    "{recipe}_ls{lambda_sparse}_{steps}: {recipe}, {base}, "
+    name: str | None = typer.Option(None, "--name", metavar="TEMPLATE", help="Run id template, "
+                                    "e.g. {recipe}_ls{lambda_sparse}_{steps}: {recipe}, {base}, "
                                     "{steps}, {sweep} and the swept keys (dotted or last part)."),
-    sweep_id: str | None = typer.Option(None, "--id", help="The sweep's id (default: "
-                                        "<target>-sweep-<date>-<time>)."),
-    hypothesis: str | None = typer.Option(None, "--hypothesis", help="For every run."),
+    sweep_id: str | None = typer.Option(None, "--id", metavar="SWEEP", help="The sweep's id "
+                                        "(default: <target>-sweep-<date>-<time>)."),
+    hypothesis: str | None = typer.Option(None, "--hypothesis", metavar="HYPOTHESIS",
+                                          help="What every run tests."),
     dry_run: bool = typer.Option(False, "--dry-run", help="List the runs; create nothing."),
     queue: bool = typer.Option(False, "--queue", help="Queue every run in the workspace queue."),
     slurm: bool = typer.Option(False, "--slurm", help="Submit every run as one Slurm job array."),
@@ -29,15 +42,16 @@ def sweep(
     tmux: bool = typer.Option(False, "--tmux", help="With --queue: run in tmux sessions."),
     local: bool = typer.Option(False, "--local", help="With --queue: run as background "
                                "processes."),
-    priority: int = typer.Option(0, "--priority", help="With --queue: higher starts first."),
-    after: str | None = typer.Option(None, "--after", help="Start only once this run has "
-                                     "finished successfully (--queue), or as a Slurm "
-                                     "dependency afterok (--slurm)."),
+    priority: int = typer.Option(0, "--priority", metavar="N", help="With --queue: higher "
+                                 "starts first."),
+    after: str | None = run_option(None, "--after", help="Start only once this run has "
+                                   "finished successfully (--queue), or as a Slurm dependency "
+                                   "afterok (--slurm)."),
 ) -> None:
     """Make one run per combination of --set values.
 
-    Make one run per combination of the --set value lists, all tagged with one sweep id;
-    with --queue or --slurm, launch them too. Nothing is created unless every run checks."""
+    The runs share one sweep id (see `ls --sweep`, `sweep-summary`) and are checked all
+    before any is created; with --queue or --slurm they are launched too."""
     from expctl import console
     from expctl.errors import BadInputError
     from expctl.sweep import id_text, plan_sweep

@@ -1,34 +1,49 @@
-"""`expctl sweep_summary`. Keep expensive imports inside the command (see expctl.cli.app)."""
+"""`expctl sweep-summary`. Keep expensive imports inside the command (see expctl.cli.app)."""
 
 from __future__ import annotations
 
+from typing import Literal
+
 import typer
 
-from expctl.cli.app import check_format, command_app, get_workspace
+from expctl.cli.app import command_app, get_workspace
+from expctl.cli.params import complete_sweeps, format_option, run_option
 
 app = command_app()  # this module's command, built when it runs
 
+SummaryFormat = Literal["table", "json"]
 
-@app.command("sweep-summary")
+
+EXAMPLES = """Examples:
+
+\b
+  expctl sweep 3scale_sizeaware_1k -s +train.lr=0.001,0.01 --id lr-sweep
+  expctl sweep-summary lr-sweep
+  expctl sweep-summary lr-sweep --metric small_map --format json
+"""
+
+
+@app.command("sweep-summary", epilog=EXAMPLES)
 def sweep_summary(
-    sweep_id: str = typer.Argument(..., help="The sweep's id (see `expctl ls --sweep`)."),
-    metric: str | None = typer.Option(None, "--metric", "-m", help="Metric (default: the "
-                                      "leaderboard's, else the runs' primary metric)."),
-    baseline: str | None = typer.Option(None, "--baseline", "-b", help="Run to compare the "
-                                        "best against (default: baseline in expctl.yaml)."),
-    fmt: str = typer.Option("table", "--format", "-f", help="table or json."),
+    sweep_id: str = typer.Argument(..., metavar="SWEEP", help="The sweep's id (see `expctl ls "
+                                   "--sweep`).", autocompletion=complete_sweeps),
+    metric: str | None = typer.Option(None, "--metric", "-m", metavar="METRIC", help="Metric "
+                                      "(default: the leaderboard's, else the runs' primary "
+                                      "metric).", show_default=False),
+    baseline: str | None = run_option(None, "--baseline", "-b", help="Run to compare the best "
+                                      "against (default: baseline in expctl.yaml)."),
+    fmt: SummaryFormat = format_option(SummaryFormat),
 ) -> None:
     """A sweep's metric per swept value, and its best run.
 
-    Per swept key, the metric per value (runs, mean, best), and the best run against the
-    baseline."""
+    For each swept key, every value with its number of runs, mean and best; then the sweep's
+    best run with its change against the baseline."""
     from expctl import console
     from expctl.sweep_summary import summarize
 
     def number(value: float, scale: float, sign: str = "") -> str:
         return f"{value * scale:{sign}.4g}"
 
-    check_format(fmt, ("table", "json"))
     s = summarize(get_workspace(), sweep_id, metric, baseline)
     for warning in s.warnings:
         console.warn(warning)

@@ -5,20 +5,31 @@ from __future__ import annotations
 import typer
 
 from expctl.cli.app import command_app, get_workspace
+from expctl.cli.params import run_argument
 
 app = command_app()  # this module's command, built when it runs
 
 
-@app.command("tag")
+EXAMPLES = """Examples:
+
+\b
+  expctl tag 4scale_enhanced_100k paper best-small
+  expctl tag 4scale_enhanced_100k best-small --remove
+  expctl ls --tag paper
+"""
+
+
+@app.command("tag", epilog=EXAMPLES)
 def tag_cmd(
-    run: str = typer.Argument(..., help="Run id.", show_default=False),
-    tags: list[str] = typer.Argument(..., help="Tags to add (or remove): letters, digits, "
-                                     "`.`, `_` and `-`.", show_default=False),
+    run: str = run_argument("Run id.", required=True),
+    tags: list[str] = typer.Argument(..., metavar="TAG...", help="Tags to add (or remove): "
+                                     "letters, digits, `.`, `_` and `-`.", show_default=False),
     remove: bool = typer.Option(False, "--remove", help="Remove these tags instead."),
 ) -> None:
     """Tag a run, or remove its tags.
 
-    Tag a run (kept in its annotations.yaml; shown by ls and show, filtered by --tag)."""
+    Tags are kept in the run's annotations.yaml (so `reindex` keeps them), shown by ls and
+    show, filtered by `--tag`, and keep a run's checkpoints from `gc`."""
     from expctl import console
     from expctl.annotations import change_tags
     from expctl.registry import index_runs, open_registry

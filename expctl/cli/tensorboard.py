@@ -6,20 +6,30 @@ from __future__ import annotations
 import typer
 
 from expctl.cli.app import command_app, get_workspace
+from expctl.cli.params import run_argument
 
 app = command_app()  # this module's command, built when it runs
 
+EXAMPLES = """Examples:
 
-@app.command()
+\b
+  expctl tensorboard                    # the leaderboard's runs; Ctrl-C stops
+  expctl tensorboard 3scale_baseline 3scale_sizeaware
+  expctl tensorboard -w recipe=4scale_enhanced
+"""
+
+
+@app.command(epilog=EXAMPLES)
 def tensorboard(
-    runs: list[str] | None = typer.Argument(None, help="Run ids (default: the leaderboard's "
-                                            "runs)."),
-    where: list[str] = typer.Option([], "--where", "-w", help="Only runs with KEY=VALUE "
-                                    "(repeatable), as for `leaderboard`."),
+    runs: list[str] | None = run_argument("Run ids (default: the leaderboard's runs).",
+                                          many=True),
+    where: list[str] = typer.Option([], "--where", "-w", metavar="FILTER", help="Only runs with "
+                                    "KEY=VALUE (repeatable), as for `leaderboard`."),
 ) -> None:
     """Serve the runs' TensorBoard event files locally.
 
-    Serve the runs' TensorBoard event files on a free local port until Ctrl-C."""
+    Each run appears under its run id, on a free port of 127.0.0.1, until Ctrl-C (which
+    removes the temporary folder of links it serves)."""
     import time
 
     from expctl import console

@@ -5,14 +5,23 @@ from __future__ import annotations
 import typer
 
 from expctl.cli.app import command_app, get_workspace
-from expctl.cli.shared import RUN_HELP, launcher_flag, show_gathered, show_recorded
+from expctl.cli.params import run_argument
+from expctl.cli.shared import launcher_flag, show_gathered, show_recorded
 
 app = command_app()  # this module's command, built when it runs
 
 
-@app.command("validate")
+EXAMPLES = """Examples:
+
+\b
+  expctl validate 3scale_sizeaware_100k
+  expctl validate 3scale_sizeaware_100k --tmux   # detached; `wait` follows
+"""
+
+
+@app.command("validate", epilog=EXAMPLES)
 def validate_cmd(
-    run_id: str | None = typer.Argument(None, help=RUN_HELP),
+    run_id: str | None = run_argument(),
     screen: bool = typer.Option(False, "--screen", help="Run it detached in a screen session."),
     tmux: bool = typer.Option(False, "--tmux", help="Run it detached in a tmux session."),
     local: bool = typer.Option(False, "--local", help="Run it as a background process."),
@@ -22,8 +31,10 @@ def validate_cmd(
 ) -> None:
     """Validate the gathered checkpoint, then gather and record.
 
-    Run the recipe's validation command on the gathered checkpoint (in the foreground unless
-    a launcher is given), log its output and exit code, then gather and record."""
+    Runs the recipe's validate.command on checkpoints/final_model.ckpt, in the foreground
+    unless a launcher is given, logs its output and exit code to
+    validation_results/validation_output.log, then gathers the validation artifacts and
+    records the metrics."""
     from expctl import console
     from expctl.runs import load_run, resolve_run_id
 

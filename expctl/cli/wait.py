@@ -5,21 +5,31 @@ from __future__ import annotations
 import typer
 
 from expctl.cli.app import command_app, get_workspace
+from expctl.cli.params import run_argument
 from expctl.cli.shared import load_given_run
 
 app = command_app()  # this module's command, built when it runs
 
 
-@app.command()
+EXAMPLES = """Examples:
+
+\b
+  expctl wait 3scale_sizeaware_100k
+  expctl launch && expctl wait && expctl gather   # the current run
+  expctl wait 3scale_sizeaware_100k --timeout 3600 || echo "not done yet"
+"""
+
+
+@app.command(epilog=EXAMPLES)
 def wait(
-    run_id: str | None = typer.Argument(None, help="Run id (default: the current run)."),
-    timeout: float | None = typer.Option(None, "--timeout", min=0.0,
-                                            help="Give up after this many seconds (exit 124)."),
+    run_id: str | None = run_argument(),
+    timeout: float | None = typer.Option(None, "--timeout", min=0.0, metavar="SECONDS",
+                                         help="Give up after this long (exit 124)."),
 ) -> None:
     """Wait for a run to end, showing its progress.
 
-    Wait for the run to end, showing step/planned steps, time since the job started, the
-    ETA from its own pace and the latest loss.
+    Shows step/planned steps, the time since the job started, one ETA from the job's own
+    pace and the latest loss: a bar on a terminal, a plain line at most every 10 s off one.
 
     Exits with the run's code: 0 finished, the job's code if it failed, 128+signal if it was
     killed or stopped, 125 if it was lost, 124 if --timeout ran out. Ctrl-C stops only the

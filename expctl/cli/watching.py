@@ -49,7 +49,7 @@ def job_goes_on(run_id: str, what: str = "training") -> None:
 
 
 def interrupted(run) -> int:
-    """What Ctrl-C in `wait` or `logs -f` says (the job goes on, if it still runs); the exit
+    """What Ctrl-C in `wait` or `logs -F` says (the job goes on, if it still runs); the exit
     code (130)."""
     from expctl import console
     from expctl.errors import ExitCode

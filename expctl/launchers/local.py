@@ -38,7 +38,7 @@ class LocalLauncher:
     def attach_argv(self, session: str) -> list[str]:
         raise BadInputError(
             "This run was launched with --local: there is no session to attach to.",
-            hint="follow its output with `expctl logs -f`",
+            hint="follow its output with `expctl logs -F`",
         )
 
 

@@ -438,7 +438,7 @@ class SlurmLauncher:
         from expctl.errors import BadInputError
 
         raise BadInputError(f"Slurm job {session} has no terminal to attach to.",
-                            hint="follow its output with `expctl logs -f`")
+                            hint="follow its output with `expctl logs -F`")
 
     def adapt_command(self, command: Any, run_dir: Path) -> Any:
         """Accelerate jobs run under srun, one task per node, through `node` below (which adds

@@ -8,8 +8,8 @@ from pathlib import Path
 from expctl.cli import COMMANDS, command_module, load_command
 
 CLI_DIR = Path(__file__).resolve().parents[2] / "expctl" / "cli"
-# Modules that register no command.
-HELPERS = {"__init__", "app", "catalog", "shared", "confirm", "removing", "watching"}
+HELPERS = {"__init__", "app", "catalog", "shared", "confirm", "removing", "watching",
+           "params"}  # register nothing
 
 
 def test_every_command_of_the_catalog_is_built_from_the_module_named_after_it() -> None:

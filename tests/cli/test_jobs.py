@@ -46,7 +46,7 @@ def test_logs_tail_and_follow_until_the_end(jkit):
     # Like `wait` and `stop`: an error (4), not an empty log.
     refused = jkit.cli("logs", "lg", expect=4).stderr
     assert "not been launched" in refused and "expctl launch lg" in refused
-    assert jkit.cli("logs", "lg", "-f", expect=4).stdout == ""
+    assert jkit.cli("logs", "lg", "-F", expect=4).stdout == ""
     jkit.launch("lg", "local")
     jkit.wait_ended("lg")
     tail = jkit.cli("logs", "lg", "-n", "3").stdout
@@ -54,7 +54,7 @@ def test_logs_tail_and_follow_until_the_end(jkit):
     # -f on a running job prints what comes and returns when the job ends.
     jkit.new("fl", mode="metrics", a=1, b=0.8)
     jkit.launch("fl", "local")
-    result = jkit.cli("logs", "fl", "-f", timeout=30)
+    result = jkit.cli("logs", "fl", "-F", timeout=30)
     assert result.stdout == "logged\n" and "finished" in result.stderr
 
 
@@ -115,7 +115,7 @@ def test_attach_refuses_local_runs_and_missing_terminals(jkit):
     jkit.new("al")
     jkit.launch("al", "local")
     result = jkit.cli("attach", "al", expect=2)
-    assert "--local" in result.stderr and "logs -f" in result.stderr
+    assert "--local" in result.stderr and "logs -F" in result.stderr
     if sessions_available("tmux"):
         jkit.new("at", mode="hang")
         jkit.launch("at", "tmux")

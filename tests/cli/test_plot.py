@@ -59,7 +59,6 @@ BAD_REQUESTS = [
     (["nope", "-o", "x.png"], 3, "No selected run logged a series `nope`."),
     (["loss", "-o", "x.jpg"], 2, "Cannot tell the figure format of `x.jpg`."),
     (["loss"], 2, "No figure file given."),
-    (["loss", "--format", "xlsx"], 2, "Unknown format `xlsx`."),
 ]
 
 

@@ -100,7 +100,6 @@ def test_choosing_runs(study: Path, cli, tmp_path: Path) -> None:
 BAD_SELECTIONS = [
     (["--sweep", "nope"], 3, "No run of sweep `nope` matches."),
     (["no_such_run"], 3, "No run `no_such_run`"),
-    (["--x", "wall"], 2, "Unknown x axis `wall`."),
     (["--metric", "nope"], 2, "Unknown metric `nope`"),
 ]
 

@@ -91,7 +91,7 @@ def test_only_the_named_command_module_is_imported(tmp_path: Path, args, expecte
     done = subprocess.run([sys.executable, "-c", COMMAND_MODULES.format(args=args)],
                           cwd=tmp_path, capture_output=True, text=True, timeout=120)
     loaded = eval(done.stdout.strip().splitlines()[-1])  # noqa: S307 - our own printed list
-    helpers = {"expctl.cli.app", "expctl.cli.catalog", "expctl.cli.shared"}
+    helpers = {"expctl.cli.app", "expctl.cli.catalog", "expctl.cli.shared", "expctl.cli.params"}
     assert sorted(set(loaded) - helpers) == expected
 
 

@@ -61,7 +61,8 @@ def normalised(text: str, root: Path) -> str:
     text = re.sub(r"\b\d+(\.\d+)?s\b", "N s", text)  # durations
     text = re.sub(r"\b[0-9a-f]{10,40}\b", "SHA", text)  # commits of the two repositories
     text = re.sub(r"dummy/[a-z0-9]{8}/", "dummy/ID/", text)  # the stand-in's random folders
-    text = re.sub(r"(?m)^\S+(?: training)?: [?\d]+/[?\d]+\n", "", text)  # `wait`'s progress while running
+    # `wait`'s progress lines while running
+    text = re.sub(r"(?m)^\S+(?: training)?: [?\d]+/[?\d]+\n", "", text)
     return re.sub(r"[ \t]+", " ", text)
 
 
