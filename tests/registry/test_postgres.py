@@ -4,8 +4,8 @@
 server named by EXPCTL_TEST_POSTGRES_URL, or by the env file scripts/postgres-dev.sh writes.
 The first test here reruns the registry tests that way in subprocesses (one per file), so a
 plain `make test` checks both databases; the others need a server for their own reasons
-(concurrent writers from several processes, concurrent first opens, a newer or foreign schema). All are skipped, saying
-how to start a server, where none answers or psycopg is not installed.
+(concurrent writers from several processes, concurrent first opens, a newer or foreign schema).
+All are skipped, saying how to start a server, where none answers or psycopg is not installed.
 """
 
 from __future__ import annotations
