@@ -13,7 +13,7 @@ import click
 import pytest
 import typer
 
-from expctl.cli import COMMANDS, app
+from expctl.cli import COMMANDS, app, load_command
 from expctl.registry.settings import read_settings
 from expctl.workspace import Workspace
 
@@ -56,9 +56,9 @@ def check_command_line(group: click.Group, line: str) -> list[str]:
         words = words[1:]  # the option's value
     if not words:
         return []
-    command = group.commands.get(words[0])
-    if command is None:
+    if words[0] not in COMMANDS:
         return [f"{line}: no command `{words[0]}`"]
+    command = load_command(words[0])
     if isinstance(command, click.Group) and len(words) > 1 and words[1] in command.commands:
         command = command.commands[words[1]]
     known = {o for p in command.params for o in (*p.opts, *p.secondary_opts)} | {"--help"}
