@@ -39,7 +39,7 @@ def command_lines() -> list[str]:
         for span in re.findall(r"`([^`]+)`", paragraph):
             span = " ".join(span.split())
             first, _, rest = span.partition(" ")
-            if span.startswith("rm -rf "):  # the shell's rm (`rm -rf demo/`), not expctl's
+            if span.startswith("rm -rf ") or "<TAB>" in span:  # the shell's rm; completion
                 continue
             if first == "expctl" or (first in COMMANDS and rest.startswith("-")):
                 found.append(span if first == "expctl" else f"expctl {span}")
@@ -51,7 +51,7 @@ def check_command_line(group: click.Group, line: str) -> list[str]:
     words = line.split()[1:]
     while words and words[0].startswith("-"):  # global options: `expctl -C DIR ls`
         option = words.pop(0)
-        if option not in {o for p in group.params for o in p.opts}:
+        if option not in {o for p in group.params for o in p.opts} | {"--help"}:
             return [f"{line}: no global option {option}"]
         words = words[1:]  # the option's value
     if not words:
