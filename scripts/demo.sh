@@ -7,7 +7,7 @@
 # cycles (new, launch, wait, gather, validate, record, commit) of the synthetic event-camera
 # detector, then the leaderboard, the confusion matrices and the last commit (`git log -1 --stat`).
 #
-#   make demo                     # about 6 minutes of training on a 2-core CPU
+#   make demo                     # two 300-step trainings: minutes on an idle 2-core CPU
 #   DEMO_STEPS=100 make demo      # shorter training for a quick look (new runs only)
 #   DEMO_DIR=/tmp/demo make demo  # the demo workspace elsewhere
 #

@@ -128,6 +128,27 @@ def test_four_concurrent_tag_processes_keep_every_tag(workspace: Path, cli):
     assert ids(cli, "ls", "--tag", "t0", "--tag", "t3") == ["a"]
 
 
+def test_records_and_tags_at_once_leave_the_registry_as_the_folder_is(workspace: Path, cli):
+    """`record` and `tag` of one run write different files of its folder and both index it:
+    each reads the folder under the registry's write lock, so whichever indexes last writes
+    the folder's final state, with every tag and every metric."""
+    root = tagged_workspace(workspace)
+    commands = [["record", "a", f"m{i}=0.{i}"] for i in range(1, 4)]
+    commands += [["tag", "a", f"t{i}"] for i in range(1, 4)]
+    procs = [subprocess.Popen([expctl_script(), *args], cwd=root, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE) for args in commands]
+    assert [p.wait(timeout=120) for p in procs] == [0] * len(commands)
+    run = root / "runs" / "a"
+    tags = read_yaml(run / "annotations.yaml")["tags"]
+    metrics = json.loads((run / "experiment_results.json").read_text())["metrics"]
+    assert tags == ["t1", "t2", "t3"] and {"m1", "m2", "m3", "small_map"} <= set(metrics)
+    rows = registry_rows(root, "SELECT tag FROM tags WHERE run_id = 'a' ORDER BY tag")
+    assert [r[0] for r in rows] == tags
+    rows = registry_rows(root, "SELECT name, value FROM metrics WHERE run_id = 'a'"
+                         " AND value IS NOT NULL")
+    assert dict(rows) == metrics
+
+
 def test_an_older_registry_is_migrated_and_a_reimport_keeps_tags(tmp_path: Path, monkeypatch):
     root = make_workspace(tmp_path, {"base": RECIPE})
     ws = Workspace(root)

@@ -176,11 +176,25 @@ def parse_metric_args(items: list[str]) -> dict[str, float]:
 
 
 def open_index(ws):
-    """The registry for reading; says so when a missing one had to be rebuilt first."""
+    """The registry for reading; says so when a missing one had to be rebuilt first. On a
+    full disk, the registry as last indexed, read only (expctl.registry.readonly)."""
     from expctl import console
     from expctl.registry.index import open_index as open_and_fill
+    from expctl.registry.readonly import full_disk_registry, open_read_only
 
-    db, opened = open_and_fill(ws)
+    full = full_disk_registry(ws)
+    if full is None:
+        try:
+            db, opened = open_and_fill(ws)
+        except Exception:
+            full = full_disk_registry(ws)  # the disk filled up meanwhile, or was full to SQLite
+            if full is None:
+                raise
+    if full is not None:
+        db = open_read_only(ws, full)
+        console.warn("the disk is full: runs are listed as last indexed (changes since are "
+                     "not shown; nothing is written)")
+        return db
     for problem in opened.skipped:  # one line per unreadable folder; the others are listed
         console.warn(f"skipped {problem}")
     if opened.rebuilt:
@@ -195,6 +209,8 @@ def refresh_shown(ws, db, run_ids) -> bool:
     from expctl import console
     from expctl.registry.index import refresh_changed
 
+    if getattr(db, "read_only", False):  # a full disk: nothing can be indexed again
+        return False
     changed, problems = refresh_changed(ws, db, run_ids)
     for problem in problems:
         console.warn(f"skipped {problem}")

@@ -64,6 +64,8 @@ def record_run(ws: Workspace, run: Run, refresh_sources: bool = False) -> Record
         )
     readings = read_sources(recipe, run_context(ws, run, recipe), run.path, direction)
     shared = _refuse_shared(ws, run, readings)
+    for reading in readings:  # written into files that get committed: no machine's paths
+        reading.files = [Path(portable_path(f, run.path, ws.root)) for f in reading.files]
     found: dict[str, float] = {}
     for reading in readings:
         found.update(reading.values)
@@ -107,6 +109,18 @@ def record_run(ws: Workspace, run: Run, refresh_sources: bool = False) -> Record
     result.files = [summary, info]
     _index(ws, run.id)
     return result
+
+
+def portable_path(path: str | Path, run_dir: Path, root: Path) -> str:
+    """`path` as the recipe's sources say it: relative to the run folder, else under
+    `{workspace}` (a private tree's file), else as it is."""
+    for base, prefix in ((run_dir, ""), (root, "{workspace}/")):
+        for folder in dict.fromkeys((base, base.resolve())):
+            try:
+                return prefix + str(Path(path).relative_to(folder))
+            except ValueError:
+                continue
+    return str(path)
 
 
 def _source_entry(reading: SourceReading) -> dict[str, Any]:

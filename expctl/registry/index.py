@@ -238,7 +238,11 @@ def set_aside_unreadable(path: Path) -> Path | None:
         try:
             ok = conn.execute("PRAGMA quick_check").fetchone()[0] == "ok"
         except sqlite3.DatabaseError as exc:
-            ok = "locked" in str(exc) or "busy" in str(exc)  # in use is not damaged
+            from expctl.diskspace import no_room_for
+
+            # In use is not damaged, nor is a file SQLite cannot read for want of room for
+            # its -shm file (a full disk says "disk I/O error").
+            ok = "locked" in str(exc) or "busy" in str(exc) or no_room_for(path)
         finally:
             conn.close()
         if ok:

@@ -98,6 +98,20 @@ def test_training_writes_tensorboard_and_confusion_matrices(trained):
     assert (run_dir / "training_logs" / "config.yaml").exists()
 
 
+def test_a_second_training_of_one_config_is_bit_identical(trained, tmp_path):
+    """README: the example's numbers are deterministic for a configuration on one machine."""
+    run_dir, cache, _ = trained
+    again = tmp_path / "again"
+    run_module("models.train", [*TINY, "train.max_steps=4"], again, cache)
+    timing = {"time", "frames_per_s"}
+    first, second = ([{k: v for k, v in r.items() if k not in timing} for r in read_metrics(d)]
+                     for d in (run_dir, again))
+    assert first == second and any("map" in r for r in first)
+    weights = [torch.load(d / "checkpoints" / "ckpt_step0000004.pt", weights_only=True)["model"]
+               for d in (run_dir, again)]
+    assert all(torch.equal(weights[0][name], weights[1][name]) for name in weights[0])
+
+
 def test_resume_continues_from_the_saved_step_and_optimizer_state(trained, tmp_path):
     run_dir, cache, _ = trained
     # A fresh run folder holding only the step-2 checkpoint of the finished run.

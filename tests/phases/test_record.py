@@ -79,6 +79,24 @@ def test_record_reads_sources_compares_with_baseline_and_judges(ws: Workspace):
     assert "Model:        two-headed test net" in info
     assert "warning: no file matches" in info
     assert info.count(run.info.git.sha) == 1
+    # Both get committed: where the numbers came from is said without this machine's paths.
+    assert "  json: validation_results/metrics.json -> map, small_map\n" in info
+    assert "  regex: training_logs/train.log -> val_rmse\n" in info
+    assert [s["files"] for s in data["sources"]] == [
+        ["validation_results/metrics.json"], ["training_logs/train.log"], []]
+    assert str(ws.root) not in info and str(ws.root) not in json.dumps(data["sources"])
+
+
+def test_portable_paths_are_relative_to_the_run_folder_else_the_workspace(tmp_path: Path):
+    from expctl.phases.record import portable_path
+
+    root = tmp_path / "ws"
+    run_dir = root / "runs" / "r1"
+    assert portable_path(run_dir / "validation_results" / "m.json", run_dir, root) == \
+        "validation_results/m.json"
+    assert portable_path(root / ".expctl" / "trees" / "r1" / "log.jsonl", run_dir, root) == \
+        "{workspace}/.expctl/trees/r1/log.jsonl"
+    assert portable_path("/data/shared/log.jsonl", run_dir, root) == "/data/shared/log.jsonl"
 
 
 def test_values_recorded_by_hand_are_kept(ws: Workspace):
