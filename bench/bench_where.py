@@ -90,6 +90,7 @@ def build_registry(count: int, rebuild: bool) -> Path:
         key = db.key
         conn = db.conn  # a SqliteDatabase: bulk inserts on its own connection
         conn.execute("PRAGMA synchronous=OFF")
+        conn.execute("PRAGMA cache_size=-1000000")  # 1 GB: index inserts stay in memory
         conn.execute("BEGIN")
         runs, params, metrics = [], [], []
         for n, run in enumerate(generate(count), 1):
