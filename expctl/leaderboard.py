@@ -4,7 +4,8 @@ Ranking rules (what a hand-kept table gets wrong):
 - best first in the metric's direction (settings, then the name: `*_loss` is lower-is-better);
 - equal values share a rank and the next rank skips (1, 2, 2, 4); ties are listed by id;
 - runs without the metric come after the ranked ones, marked missing, with no rank;
-- the baseline row is marked, and shown even when `--top` cuts it off.
+- the baseline row is marked, and shown even when `--top` cuts it off (its rank then left
+  blank where counting the filtered runs above it would be slow: queries.COUNT_AT_MOST).
 Reads the registry only (standard library on SQLite); never prints.
 """
 
@@ -194,5 +195,6 @@ def _add_baseline_row(db: Database, rows: list[BoardRow], missing_ids: list[tupl
     if base_value is None:
         missing_ids.append(base)
         return
-    rank = queries.count_better(db, metric, direction, base_value, wheres) + 1
-    rows.append(BoardRow(base_id, base_value, rank=rank, workspace=db.key))
+    better = queries.count_better(db, metric, direction, base_value, wheres)
+    rows.append(BoardRow(base_id, base_value, rank=None if better is None else better + 1,
+                         workspace=db.key))

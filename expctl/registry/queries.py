@@ -1,9 +1,9 @@
 """Reading the registry for `ls` and `leaderboard`: portable SQL with bound parameters.
 
-Only the standard library is needed on this path (through expctl.registry.db). Sorting and
-filtering use the indexes declared in expctl.registry.schema: runs by (created_ts, id),
-(status, created_ts), (recipe, created_ts); metrics by (name, value); params by (name,
-value_num) and (name, value_text).
+Only the standard library is needed on this path (through expctl.registry.db). Sorting uses
+the indexes declared in expctl.registry.schema: runs by (created_ts, id), metrics by (name,
+value); `--where` filters (parse_where, prepare, filter_sql) are primary-key probes of runs,
+params, metrics and tags made while that index is walked, so a query stops at its LIMIT.
 """
 
 from __future__ import annotations
@@ -76,10 +76,6 @@ class Where:
         if self.kind == "param":
             return self.key.removeprefix("params.")
         return self.key.removeprefix("metrics.") if self.kind == "metric" else self.key
-
-    @property
-    def param(self) -> str:
-        return self.name
 
     def __post_init__(self) -> None:
         if self.kind is None:  # the keys that say what they are by themselves
@@ -477,8 +473,11 @@ def small_scope(db: Database) -> bool:
 
 
 def count_better(db: Database, metric: str, direction: str, value: float,
-                 wheres: Sequence[Where]) -> int:
-    """How many matching runs are strictly better than `value` (rank = this + 1)."""
+                 wheres: Sequence[Where]) -> int | None:
+    """How many matching runs are strictly better than `value` (rank = this + 1); None when
+    that needs a probe per run of more than COUNT_AT_MOST runs (as count_matching)."""
+    if not all(w.kind == "metric" and w.name == metric for w in wheres) and not small_scope(db):
+        return None
     cond, params = filter_sql(db, wheres, "m", metric)
     op = ">" if direction == "higher" else "<"
     sql = f"SELECT COUNT(*) FROM metrics m WHERE m.name = :metric AND m.value {op} :value{cond}"

@@ -137,6 +137,20 @@ def test_large_registry_says_more_match_without_counting(runs: Path, cli, monkey
     assert "showing the newest 1 matching runs; more match" in err
     code, _, err = cli("ls", "--limit", "1", "--status", "imported")  # an index count
     assert "showing 1 of 4 runs" in err
+    rows = board_rows(cli, "--top", "1", "--baseline", "c", "-w", "status=imported")
+    assert [(r["rank"], r["id"], r["baseline"]) for r in rows] == [(1, "a", False),
+                                                                   (None, "c", True)]
+    rows = board_rows(cli, "--top", "1", "--baseline", "c", "-w", "map>0.1")  # index counts
+    assert [(r["rank"], r["id"]) for r in rows] == [(1, "a"), (3, "c")]
+    monkeypatch.setattr(queries, "COUNT_AT_MOST", 5)
+    rows = board_rows(cli, "--top", "1", "--baseline", "c", "-w", "status=imported")
+    assert [(r["rank"], r["id"]) for r in rows] == [(1, "a"), (3, "c")]
+
+
+def board_rows(cli, *args: str) -> list[dict]:
+    code, out, err = cli("leaderboard", "--metric", "map", "--format", "json", *args)
+    assert code == 0, err
+    return json.loads(out)
 
 
 def test_filters_combine_with_the_older_options(runs: Path, cli) -> None:
@@ -206,6 +220,7 @@ def test_a_name_only_a_metric_can_have_must_compare_a_number() -> None:
         queries.parse_where("val/loss=low")
 
 
+@pytest.mark.sqlite_only  # EXPLAIN QUERY PLAN is SQLite's
 def test_the_sql_walks_the_ordering_index(runs: Path) -> None:
     """The ranked metric's own filter is a range on ix_metrics_name_value; others are
     primary-key probes, never a scan of a table or a set built in a temporary b-tree."""
