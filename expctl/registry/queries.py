@@ -100,6 +100,8 @@ def parse_where(text: str) -> Where:
         raise BadInputError(f"--where `{text}`: `{op}{value[0]}` is not an operator.",
                             hint=WHERE_HINT)
     kind = _kind_of(key)
+    if kind in ("column", "tag"):
+        value = value.strip()  # `status = finished` typed with spaces
     metric_only = False  # `val/loss`: a valid metric name, but no param's
     if kind == "metric":
         check_metric_name(key.removeprefix("metrics."))
