@@ -198,6 +198,9 @@ def main() -> None:
         help_wall, help_cpu, _ = median_of(["--help"], ws, args.repeat)
         print(f"    for scale: expctl --help  {help_wall:6.3f} s  cpu {help_cpu:6.3f} s",
               flush=True)
+        if help_wall > 1.5 * help_cpu:
+            print("    note: the machine is busy (a process waits for a core longer than it "
+                  "runs); the CPU times say what the commands cost", flush=True)
     if over:
         print(f"over target or wrong: {', '.join(over)}")
         sys.exit(1)
