@@ -4,7 +4,8 @@ Ranking rules (what a hand-kept table gets wrong):
 - best first in the metric's direction (settings, then the name: `*_loss` is lower-is-better);
 - equal values share a rank and the next rank skips (1, 2, 2, 4); ties are listed by id;
 - runs without the metric come after the ranked ones, marked missing, with no rank;
-- the baseline row is marked, and shown even when `--top` cuts it off.
+- the baseline row is marked, and shown even when `--top` cuts it off (its rank then left
+  blank where counting the filtered runs above it would be slow: queries.COUNT_AT_MOST).
 Reads the registry only (standard library on SQLite); never prints.
 """
 
@@ -46,8 +47,10 @@ class Board:
     column_formats: dict[str, MetricFormat]  # the extra columns that are metrics
     baseline_id: str | None
     baseline_value: float | None
-    ranked_total: int  # matching runs with the metric
-    missing_total: int  # matching runs without it
+    # Matching runs with the metric and without it; None when `--top` hides some of a
+    # registry too large to count them quickly (see queries.count_matching).
+    ranked_total: int | None
+    missing_total: int | None
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -64,9 +67,20 @@ class Board:
         return str(value)
 
     @property
-    def hidden(self) -> int:
-        """Matching runs that `--top` left out."""
+    def hidden(self) -> int | None:
+        """Matching runs that `--top` left out (None: some, not counted)."""
+        if self.ranked_total is None or self.missing_total is None:
+            return None
         return max(0, self.ranked_total + self.missing_total - len(self.rows))
+
+    @property
+    def more_line(self) -> str | None:
+        """The line saying that `--top` left runs out, if it did."""
+        hidden = self.hidden
+        if hidden is None:
+            return ("more runs match, not shown (--top 0 shows all; with --where, the runs a "
+                    f"cut hides are counted up to {queries.COUNT_AT_MOST:,} runs)")
+        return f"{hidden} more runs not shown (--top 0 shows all)" if hidden else None
 
     def better(self, delta: float | None) -> bool | None:
         """Whether a change is an improvement in this metric's direction (None: no change)."""
@@ -90,7 +104,7 @@ def build_board(ws: Workspace, db: Database, metric: str | None = None,
             "see `expctl record` and `expctl import`",
         )
     direction = settings.direction(metric)
-    warnings: list[str] = []
+    warnings: list[str] = queries.scale_warnings(db, wheres, settings.scale)
     base_id = baseline or settings.baseline
     if base_id is not None:
         check_run_id(base_id, "baseline run id")
@@ -104,14 +118,21 @@ def build_board(ws: Workspace, db: Database, metric: str | None = None,
     if base_id and base_value is None:
         warnings.append(f"baseline `{base_id}` has no {metric}; no deltas shown")
 
+    fetched = queries.ranked(db, metric, direction, wheres, top + 1 if top else 0)
     rows = [BoardRow(run_id, value, workspace=key) for key, run_id, value in
-            queries.ranked(db, metric, direction, wheres, top)]
+            (fetched[:top] if top else fetched)]
     _assign_ranks(rows)
-    if top:  # count what the cut hides; without --top everything is shown
-        full = len(rows) == top
-        ranked_total = queries.count_ranked(db, metric, wheres) if full else len(rows)
-        missing_ids = [] if full else queries.without_metric(db, metric, wheres, top - len(rows))
-        missing_total = queries.count_runs(db, wheres) - ranked_total
+    ranked_total: int | None
+    missing_total: int | None
+    if top:  # whether the cut hides some, and how many when that is cheap to count
+        room = top - len(rows)
+        missing_ids = [] if len(fetched) > top else \
+            queries.without_metric(db, metric, wheres, room + 1)
+        more = len(fetched) > top or len(missing_ids) > room
+        missing_ids = missing_ids[:room]
+        counted = (queries.count_matching(db, metric, wheres) if more
+                   else (len(rows), len(missing_ids)))
+        ranked_total, missing_total = counted or (None, None)
     else:
         ranked_total = len(rows)
         missing_ids = queries.without_metric(db, metric, wheres)
@@ -174,5 +195,6 @@ def _add_baseline_row(db: Database, rows: list[BoardRow], missing_ids: list[tupl
     if base_value is None:
         missing_ids.append(base)
         return
-    rank = queries.count_better(db, metric, direction, base_value, wheres) + 1
-    rows.append(BoardRow(base_id, base_value, rank=rank, workspace=db.key))
+    better = queries.count_better(db, metric, direction, base_value, wheres)
+    rows.append(BoardRow(base_id, base_value, rank=None if better is None else better + 1,
+                         workspace=db.key))

@@ -8,6 +8,7 @@ import typer
 
 from expctl.cli.app import command_app, get_workspace
 from expctl.cli.params import format_option, run_option, sweep_option
+from expctl.cli.shared import WHERE_HELP, WHERE_METAVAR
 
 app = command_app()  # this module's command, built when it runs
 
@@ -31,11 +32,8 @@ def leaderboard(
                                       "(default: baseline in expctl.yaml)."),
     top: int = typer.Option(0, "--top", "-n", metavar="N", help="Show the best N runs (0: all); "
                             "the baseline is shown anyway.", min=0),
-    where: list[str] = typer.Option([], "--where", "-w", metavar="FILTER",
-                                    help="Only runs with KEY=VALUE "
-                                    "(repeatable): recipe, status, tag or a param such as "
-                                    "train.lr; "
-                                    "numbers compare numerically, lists such as [2, 3, 4] "
+    where: list[str] = typer.Option([], "--where", "-w", metavar=WHERE_METAVAR,
+                                    help=WHERE_HELP + " Lists such as [2, 3, 4] match "
                                     "whatever their spacing."),
     tags: list[str] = typer.Option([], "--tag", "-t", metavar="TAG", help="Only runs with this "
                                    "tag (repeatable: runs with every one)."),
@@ -76,8 +74,8 @@ def leaderboard(
         columns, rows = _table(board)
         numeric = ("rank", columns[2], CHANGE, *(f.title for f in board.column_formats.values()))
         console.table(columns, rows, fmt, right_align=numeric)
-    if board.hidden:
-        console.info(f"{board.hidden} more runs not shown (--top 0 shows all)")
+    if board.more_line:
+        console.info(board.more_line)
 
 
 CHANGE = "vs baseline"

@@ -8,7 +8,7 @@ import typer
 
 from expctl.cli.app import command_app, get_workspace
 from expctl.cli.params import choices_text, format_option, recipe_option, sweep_option
-from expctl.cli.shared import open_index, refresh_shown
+from expctl.cli.shared import WHERE_HELP, WHERE_METAVAR, open_index, refresh_shown
 
 app = command_app()  # this module's command, built when it runs
 
@@ -37,6 +37,8 @@ def ls_cmd(
                               "newest first; 0 shows all.", min=0),
     tags: list[str] = typer.Option([], "--tag", "-t", metavar="TAG", help="Only runs with this "
                                    "tag (repeatable: runs with every one)."),
+    where: list[str] = typer.Option([], "--where", "-w", metavar=WHERE_METAVAR,
+                                    help=WHERE_HELP),
     archived: bool = typer.Option(False, "--archived", help="List the archived runs "
                                   "(runs/.archive/, read from their folders) instead."),
     fmt: LsFormat = format_option(LsFormat),
@@ -50,8 +52,15 @@ def ls_cmd(
     queued run waits; a run folder changed behind expctl's back is read again."""
     from expctl import console
     from expctl.ids import check_tag
+    from expctl.registry.queries import parse_where
     from expctl.registry.settings import read_settings
 
+    wheres = [parse_where(w) for w in where]
+    if wheres and archived:
+        from expctl.errors import BadInputError
+
+        raise BadInputError("--where filters the registry; --archived lists folders.",
+                            hint="use --status, --recipe and --tag with --archived")
     for tag in tags:
         check_tag(tag)
     ws = get_workspace()
@@ -60,15 +69,19 @@ def ls_cmd(
         rows, run_tags, total = _archived_rows(ws, status, recipe, tags, limit)
     else:
         from expctl.registry.index import refresh_statuses
-        from expctl.registry.queries import list_runs
+        from expctl.registry.queries import list_runs, prepare, scale_warnings
         from expctl.registry.tags import tags_for
 
         with open_index(ws) as db:
             refresh_statuses(ws, db)
             db.all_workspaces = all_workspaces
-            rows, total = list_runs(db, status, recipe, limit, tags, sweep)
+            wheres = prepare(db, wheres)
+            for warning in scale_warnings(db, wheres, read_settings(ws).scale):
+                console.warn(warning)
+            rows, total = list_runs(db, status, recipe, limit, tags, sweep, wheres)
             if refresh_shown(ws, db, [r.id for r in rows if r.workspace_path in (None, here)]):
-                rows, total = list_runs(db, status, recipe, limit, tags, sweep)  # one changed
+                # one shown changed
+                rows, total = list_runs(db, status, recipe, limit, tags, sweep, wheres)
             run_tags = tags_for(db, [r.id for r in rows if r.workspace_path in (None, here)])
     settings = read_settings(ws)
     if fmt == "json":
@@ -95,14 +108,18 @@ def ls_cmd(
             for line, r in zip(table, rows, strict=True):
                 line.append(r.workspace_path or "")
         console.table(columns, table, fmt, right_align=("steps",))
-    if total > len(rows):
+    if total is None:  # see queries.COUNT_AT_MOST
+        console.info(f"showing the newest {len(rows)} matching runs; more match "
+                     "(--limit 0 shows all)")
+    elif total > len(rows):
         console.info(f"showing {len(rows)} of {total} runs (--limit 0 shows all)")
     elif not rows and fmt == "table":
         if archived:
             console.info("no archived runs match" if status or recipe or tags
                          else "no archived runs (see `expctl archive`)")
         else:
-            console.info("no runs match" if status or recipe or tags or sweep else "no runs yet: "
+            filtered = status or recipe or tags or sweep or where
+            console.info("no runs match" if filtered else "no runs yet: "
                          "create one with `expctl new` or bring results with `expctl import`")
 
 

@@ -28,8 +28,9 @@ def report(
                                           "baseline is always shown.", many=True),
     sweep: str | None = sweep_option("Only the runs of this sweep (`sweep:` in run.yaml), "
                                      "with the metric against each swept param."),
-    where: list[str] = typer.Option([], "--where", "-w", metavar="FILTER", help="Only runs with "
-                                    "KEY=VALUE (repeatable), as for `leaderboard`."),
+    where: list[str] = typer.Option([], "--where", "-w", metavar="FILTER", help="Only runs "
+                                    "matching KEY<op>VALUE (repeatable), op one of = != < <= > "
+                                    ">=, as for `leaderboard`."),
     metric: str | None = typer.Option(None, "--metric", "-m", metavar="METRIC", help="Metric to "
                                       "rank by (default: as for `leaderboard`).",
                                       show_default=False),

@@ -5,6 +5,15 @@ from __future__ import annotations
 
 from expctl.cli.app import get_workspace
 
+# --where of `ls`, `leaderboard` (and `report`, `tensorboard`): expctl.registry.queries.
+WHERE_HELP = ("Only runs matching FILTER, KEY<op>VALUE (repeatable: all of them), op one of "
+              "= != < <= > >=: map>0.3, train.lr<=0.01, status!=failed, recipe=baseline, "
+              "tag=best. KEY is recipe, status, sweep or tag, else a metric (its final value, "
+              "as stored: 0.3, not the 30% a table shows) when some run has one so named, else "
+              "a param; metrics.NAME and params.NAME choose. A run without the key never "
+              "matches, not even !=.")
+WHERE_METAVAR = "FILTER"  # KEY<op>VALUE, as the help says
+
 
 def queue_runs(ws, ids: list[str], launcher: str | None, priority: int, after: list[str],
            resume: bool, dry_run: bool) -> None:

@@ -23,8 +23,9 @@ EXAMPLES = """Examples:
 def tensorboard(
     runs: list[str] | None = run_argument("Run ids (default: the leaderboard's runs).",
                                           many=True),
-    where: list[str] = typer.Option([], "--where", "-w", metavar="FILTER", help="Only runs with "
-                                    "KEY=VALUE (repeatable), as for `leaderboard`."),
+    where: list[str] = typer.Option([], "--where", "-w", metavar="FILTER", help="Only runs "
+                                    "matching KEY<op>VALUE (repeatable), op one of = != < <= > "
+                                    ">=, as for `leaderboard`."),
 ) -> None:
     """Serve the runs' TensorBoard event files locally.
 

@@ -144,7 +144,8 @@ def test_unknown_metric_lists_the_known_ones(study: Path, cli, snapshot) -> None
 @pytest.mark.parametrize(("args", "code", "message"), [
     (["--metric", "map", "--baseline", "nope"], ExitCode.NOT_FOUND, "No baseline run `nope`."),
     (["--metric", "map", "--baseline", "../x"], ExitCode.BAD_INPUT, "Invalid baseline run id"),
-    (["--metric", "map", "--where", "arch"], ExitCode.BAD_INPUT, "--where `arch` has no `=`"),
+    (["--metric", "map", "--where", "arch"], ExitCode.BAD_INPUT,
+     "--where `arch` has no operator"),
     (["--metric", "map", "--where", "a b=1"], ExitCode.BAD_INPUT, "Invalid --where key"),
     (["--metric", "m a p"], ExitCode.BAD_INPUT, "Invalid metric name"),
 ])

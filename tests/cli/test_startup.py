@@ -58,6 +58,7 @@ except SystemExit as exc:
     ["ls", "--status", "imported", "--limit", "2", "--format", "json"],
     ["leaderboard", "--metric", "small_map", "--top", "2"],
     ["leaderboard", "--metric", "small_map", "--where", "lr=0.1", "--format", "md"],
+    ["ls", "--where", "lr<=0.1", "--where", "small_map>0.05", "--where", "status!=failed"],
 ])
 def test_read_commands_stay_on_the_standard_library(workspace: Path, cli, args) -> None:
     """ls and leaderboard on an existing SQLite registry: no SQLAlchemy, SQLModel, pydantic."""
