@@ -1,13 +1,15 @@
 """The workspace queue's costs: the scheduler's overhead from a slot freeing up to the next
-job's first output line, `expctl queue` with 1,000 queued runs, and `expctl ls` while 100 runs
-are running.
+job's first output line, `expctl queue` with 1,000 queued runs, the scheduler's CPU while
+those 1,000 wait, and `expctl ls` while 100 runs are running.
 
     python bench/bench_queue.py [--quick]
 
 Targets: overhead under 1 s (median over a chain of runs on one slot, minus the job's own
-start-up measured directly), `expctl queue` under 0.3 s, `ls` under 0.3 s. The 100 running
-runs are real: each run's exit record names a live `sleep` process as its supervisor and job,
-so every liveness check looks at a real process.
+start-up measured directly), `expctl queue` under 0.3 s, `ls` under 0.3 s; the scheduler's
+CPU is reported (share of one core while 1,000 runs wait: paused, then behind a busy slot).
+The 100 running runs, and the run holding the slot, are real: each run's exit record names a
+live `sleep` process as its supervisor and job, so every liveness check looks at a real
+process.
 """
 
 from __future__ import annotations
@@ -153,12 +155,62 @@ def bench_queue_listing(count: int) -> bool:
         print(f"`expctl queue` with {count} queued runs: median {median:.3f} s, best "
               f"{best:.3f} s (`expctl --version` alone: {start_up:.3f} s; target < "
               f"{QUEUE_TARGET_S} s) {'ok' if ok else 'MISSED'}")
+        scheduler_cpu(root, qdir)
         for name in os.listdir(qdir / "entries"):
             (qdir / "entries" / name).unlink()
         wait_empty(root)
         return ok
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+def scheduler_cpu(root: Path, qdir: Path, seconds: float = 5.0) -> None:
+    """The scheduler's share of one core while the queue's runs wait: paused, then resumed
+    with the one slot held by a running run (a live `sleep`), so that all the others wait."""
+    pid = json.loads((qdir / "scheduler.json").read_text())["pid"]
+    print(f"scheduler CPU with {len(store.read_entries(qdir))} queued runs, paused: "
+          f"{100 * cpu_share(pid, seconds):.1f}% of a core over {seconds:.0f} s")
+    holder = store.read_entries(qdir)[0]
+    sleeper = subprocess.Popen(["sleep", "600"])
+    try:
+        pretend_running(root / "runs" / holder.run_id, sleeper.pid)
+        holder.state, holder.devices, holder.reason = "started", [0], None
+        store.write_entry(qdir, holder)
+        store.set_paused(qdir, False)
+        settled = time.time() + 120
+        while time.time() < settled and any(
+                e.reason != "no free slot" for e in store.read_entries(qdir) if e is not holder
+                and e.state == "queued"):
+            time.sleep(0.2)  # the scheduler writes each run's new reason once
+        print(f"scheduler CPU with the slot busy and the others waiting: "
+              f"{100 * cpu_share(pid, seconds):.1f}% of a core over {seconds:.0f} s")
+    finally:
+        store.set_paused(qdir, True)
+        sleeper.kill()
+        sleeper.wait()
+
+
+def cpu_share(pid: int, seconds: float) -> float:
+    """User + system CPU time of `pid` over `seconds` of wall time, as a share of a core."""
+    def used() -> float:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    before, t0 = used(), time.monotonic()
+    time.sleep(seconds)
+    return (used() - before) / (time.monotonic() - t0)
+
+
+def pretend_running(path: Path, pid: int) -> None:
+    """Launch and exit records that make the run `running`, with `pid` as supervisor and job."""
+    launch_id = "bench" + path.name
+    write_json_atomic(path / "launch.json", {
+        "version": 1, "launch_id": launch_id, "run_id": path.name, "attempt": 1,
+        "launched": now_iso(), "launcher": "local", "session": None})
+    me = identity(pid)
+    write_json_atomic(path / "training_logs" / "job.json", {
+        "launch_id": launch_id, "state": "running", "started": now_iso(),
+        "supervisor": me, "job_pid": pid, "job_start": me["pid_start"]})
 
 
 def bench_ls_running(count: int) -> bool:
@@ -169,14 +221,7 @@ def bench_ls_running(count: int) -> bool:
         paths = copies(root, template, count, "live")
         shutil.rmtree(template)
         for path, proc in zip(paths, sleepers, strict=True):
-            launch_id = "bench" + path.name
-            write_json_atomic(path / "launch.json", {
-                "version": 1, "launch_id": launch_id, "run_id": path.name, "attempt": 1,
-                "launched": now_iso(), "launcher": "local", "session": None})
-            me = identity(proc.pid)
-            write_json_atomic(path / "training_logs" / "job.json", {
-                "launch_id": launch_id, "state": "running", "started": now_iso(),
-                "supervisor": me, "job_pid": proc.pid, "job_start": me["pid_start"]})
+            pretend_running(path, proc.pid)
         cli(root, "reindex")
         cli(root, "ls")
         running = statistics.median([cli(root, "ls") for _ in range(5)])
