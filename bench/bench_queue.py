@@ -161,13 +161,22 @@ def bench_queue_listing(count: int) -> bool:
         cli(root, "queue")  # warm the page cache; wakes the (paused) scheduler
         from expctl.queue.operations import list_queue
 
-        listing = best_of(lambda: list_queue(Workspace(root)))
+        def listing() -> float:
+            store._memo.clear()  # as a new command finds it: files or the cache file
+            return best_of(lambda: list_queue(Workspace(root)))
+
+        settled_ns, store.SETTLED_NS = store.SETTLED_NS, 10**18
+        fresh = listing()  # as within SETTLED_NS of a change: every file is read
+        store.SETTLED_NS = settled_ns
+        time.sleep(settled_ns / 1e9)
+        settled = listing()
         print(f"reading and ordering {count} queue entries, in-process (best of 5): "
-              f"{listing:.3f} s")
+              f"{fresh:.3f} s just after a change (one file each), {settled:.3f} s once "
+              f"settled (the cache file)")
         median, cpu = medians(root, "queue")
         start_up, start_cpu = medians(root, "--version")
         ok = median < QUEUE_TARGET_S
-        print(f"`expctl queue` with {count} queued runs: median {median:.3f} s wall, "
+        print(f"`expctl queue` with {count} queued runs (settled): median {median:.3f} s wall, "
               f"{cpu:.3f} s CPU (`expctl --version` alone: {start_up:.3f} s wall, "
               f"{start_cpu:.3f} s CPU; target < {QUEUE_TARGET_S} s) "
               f"{'ok' if ok else 'MISSED'}")
