@@ -165,7 +165,10 @@ def _text(cell: Any, exact: bool = False) -> str:
         return ""
     if isinstance(cell, float):
         return repr(cell) if exact else f"{cell:.6g}"
-    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode(), str(cell))
+    text = str(cell)
+    if text.isprintable():  # the common case: no control character (they are unprintable)
+        return text
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode(), text)
 
 
 def _plain_table(columns: Sequence[str], rows: list[list[str]], right_align: Sequence[str]) -> None:
@@ -180,9 +183,7 @@ def _plain_table(columns: Sequence[str], rows: list[list[str]], right_align: Seq
         ]
         return "  ".join(parts).rstrip()
 
-    out(line(columns))
-    for r in rows:
-        out(line(r))
+    out("\n".join([line(columns), *(line(r) for r in rows)]))  # one write: a long table
 
 
 def _rich_table(columns, rows, title, right_align) -> None:

@@ -15,6 +15,8 @@ table (or Slurm) every time, never stored as the truth.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from expctl.launchers.jobfiles import same_process_alive
@@ -35,6 +37,28 @@ def run_status(run: Any, tail_bytes: int = 0) -> JobStatus:
     if run.info.imported:
         return JobStatus("imported", planned_steps=run.info.steps)
     return derive_status(run, tail_bytes=tail_bytes)
+
+
+@dataclass(frozen=True)
+class IndexedFacts:
+    """The two facts of run.yaml that deriving a state reads (`run.info.steps`, `.imported`)."""
+
+    steps: int | None
+    imported: bool = False
+
+
+@dataclass(frozen=True)
+class IndexedRun:
+    """A run as its registry row knows it: its folder and the facts of run.yaml the state
+    needs, so `ls` derives a state from the job's files without parsing run.yaml."""
+
+    path: Path
+    info: IndexedFacts
+
+
+def indexed_run(runs_dir: Path, run_id: str, steps: int | None,
+                imported: bool = False) -> IndexedRun:
+    return IndexedRun(runs_dir / run_id, IndexedFacts(steps, imported))
 
 
 def run_state(run: Any) -> str:
@@ -76,11 +100,16 @@ def refuse_while_training(run: Any, action: str) -> None:
 def status_cell(run: Any, loss=None):
     """The compact status cell for `expctl ls`: a console.Cell like `running 1.2k/100k`.
     `loss` is the loss's number format (expctl.numbers.MetricFormat), if known."""
+    return cell_of(run_status(run), run.path, loss)
+
+
+def cell_of(status: JobStatus, run_path: Path, loss=None):
+    """The `ls` cell of a status already derived (without progress) for the run at
+    `run_path`: a running job's progress and pace are read from a small tail of its metrics."""
     from expctl.console import Cell
 
-    status = run_status(run)
     text = status_text(status)
-    if status.state == "running":  # only a running job's progress is shown: read a small tail
-        add_progress(status, run.path / METRICS_FILE, 4096)
+    if status.state == "running":
+        add_progress(status, run_path / METRICS_FILE, 4096)
         text = " · ".join([status_text(status), *watch_parts(status, loss)])
     return Cell(text, STYLES.get(status.state, ""))

@@ -65,6 +65,7 @@ def ls_cmd(
         check_tag(tag)
     ws = get_workspace()
     here = str(ws.root.resolve())
+    derived: dict = {}  # {run id: JobStatus} derived while refreshing: not derived twice
     if archived:
         rows, run_tags, total = _archived_rows(ws, status, recipe, tags, limit)
     else:
@@ -73,7 +74,7 @@ def ls_cmd(
         from expctl.registry.tags import tags_for
 
         with open_index(ws) as db:
-            refresh_statuses(ws, db)
+            refresh_statuses(ws, db, derived)
             db.all_workspaces = all_workspaces
             wheres = prepare(db, wheres)
             for warning in scale_warnings(db, wheres, read_settings(ws).scale):
@@ -94,8 +95,10 @@ def ls_cmd(
                                  r.primary_metric, r.primary_value] for r in rows], fmt)
     else:
         columns = ["id", "recipe", "status", "created", "steps", "primary"]
+        loss = settings.format("loss")
         table = [[r.id, r.recipe or "",
-                  _status_cell(ws, r) if not all_workspaces or r.workspace_path == here
+                  _status_cell(ws, r, derived.get(r.id), loss)
+                  if not all_workspaces or r.workspace_path == here
                   else r.status,
                   _short_time(r.created), "" if r.steps is None else r.steps,
                   _primary(r, settings)] for r in rows]
@@ -141,10 +144,18 @@ def _archived_rows(ws, status, recipe, tags, limit):
     return rows, {r.id: r.tags for r in shown if r.tags}, len(matching)
 
 
-def _status_cell(ws, row):
+def _status_cell(ws, row, status, loss):
     """A running run's status as its launcher sees it now, with progress, elapsed time, ETA
     and loss (`running 1.2k/100k · 4m05s elapsed · eta 2h10m · loss 0.31`, or Slurm's
-    `PENDING (Priority)`), read from its folder; any other run's as indexed."""
+    `PENDING (Priority)`), read from its folder; any other run's as indexed. `status`: the
+    JobStatus refresh_statuses derived for the row just now, if any (used when it agrees
+    with the row)."""
+    if status is not None and status.state == row.status and row.status in (
+            "running", "queued", "blocked"):
+        from expctl.state import cell_of
+
+        status.planned_steps = row.steps  # as indexed now (refresh_shown may have read it)
+        return cell_of(status, ws.runs_dir / row.id, loss)
     if row.status in ("queued", "blocked"):
         from expctl.queue.store import queue_dir, read_entry
 
@@ -153,12 +164,11 @@ def _status_cell(ws, row):
     if row.status != "running":
         return row.status
     from expctl.errors import ExpctlError
-    from expctl.registry.settings import read_settings
     from expctl.runs import load_run
     from expctl.state import status_cell
 
     try:
-        return status_cell(load_run(ws, row.id), read_settings(ws).format("loss"))
+        return status_cell(load_run(ws, row.id), loss)
     except ExpctlError:
         return row.status
 

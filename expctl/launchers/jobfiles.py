@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +69,7 @@ def hostname() -> str:
     return os.uname().nodename
 
 
+@cache  # a process never outlives the boot it started in
 def boot_id() -> str | None:
     """Changes on every reboot, so a pid recorded before a reboot is never trusted after it."""
     try:
@@ -78,16 +80,22 @@ def boot_id() -> str | None:
 
 def process_start_ticks(pid: int) -> int | None:
     """The kernel's start time of `pid` (clock ticks since boot); None without /proc."""
+    fields = _stat_fields(pid)
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
+        return int(fields[19])  # field 22 of the whole line
+    except (IndexError, TypeError, ValueError):
+        return None
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    """The fields of /proc/<pid>/stat after the command name (state, ppid, ...), or None."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8", errors="replace") as f:
+            stat = f.read()
     except OSError:
         return None
     # The command name (field 2) may hold spaces and parentheses: split after its last `)`.
-    fields = stat[stat.rfind(")") + 2 :].split()
-    try:
-        return int(fields[19])  # field 22 of the whole line
-    except (IndexError, ValueError):
-        return None
+    return stat[stat.rfind(")") + 2 :].split()
 
 
 def identity(pid: int) -> dict[str, Any]:
@@ -115,17 +123,15 @@ def same_process_alive(record: dict[str, Any]) -> bool | None:
     expected = record.get("pid_start")
     if expected is None:
         return True
-    current = process_start_ticks(pid)
-    # A zombie is still listed in /proc; its state is `Z` and it will never write a record.
-    return current == expected and not _is_zombie(pid)
-
-
-def _is_zombie(pid: int) -> bool:
+    fields = _stat_fields(pid)  # one read: the start time and the state
+    if not fields:
+        return False  # gone since the signal check
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat[stat.rfind(")") + 2 :].startswith("Z")
+        current = int(fields[19])
+    except (IndexError, ValueError):
+        current = None
+    # A zombie is still listed in /proc; its state is `Z` and it will never write a record.
+    return current == expected and fields[0] != "Z"
 
 
 def group_alive(pgid: int) -> bool:

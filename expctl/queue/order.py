@@ -46,10 +46,13 @@ def decide(waiting: Sequence[Entry], devices: Sequence[int], busy: set[int],
         if paused:
             decisions.append(Decision(entry, "wait", "queue paused"))
             continue
-        if head is not None:
-            decisions.append(Decision(entry, "wait", f"behind run {head.run_id}"))
-            continue
         free = [d for d in devices if d not in taken and d not in unusable]
+        if head is not None:
+            # Named only when it would fit but for the order; otherwise the reason it has on
+            # its own, which stays the same as the head changes (no rewrite of every entry).
+            why = f"behind run {head.run_id}" if len(free) >= entry.need else _no_free(entry, unit)
+            decisions.append(Decision(entry, "wait", why))
+            continue
         if entry.need > len(devices):
             decisions.append(Decision(entry, "block", f"needs {entry.need} {unit}s, the queue "
                                       f"has {len(devices)}"))
@@ -65,3 +68,7 @@ def decide(waiting: Sequence[Entry], devices: Sequence[int], busy: set[int],
         low = [unusable[d] for d in devices if d in unusable and d not in taken]
         decisions.append(Decision(entry, "wait", why + (f"; {low[0]}" if low else "")))
     return decisions
+
+
+def _no_free(entry: Entry, unit: str) -> str:
+    return f"no free {unit}" if entry.need == 1 else f"no free {unit}s (needs {entry.need})"

@@ -2,9 +2,11 @@
 
 One per workspace (it holds .expctl/queue/scheduler.lock for its whole life), started on
 demand by expctl commands in its own session, so it survives the terminal and the login.
-Every POLL_S it frees the devices of runs that ended, decides (expctl.queue.order) and
-starts runs through the launch phase, with CUDA_VISIBLE_DEVICES for exactly the GPUs it
-assigned. It exits when the queue is empty.
+Every POLL_S it takes a cheap look (expctl.queue.watch: the mtime of entries/, the pause
+flag, the files and supervisor of each run it started or waits for); only when something
+changed, or every FULL_EVERY_S, it frees the devices of runs that ended, decides
+(expctl.queue.order) and starts runs through the launch phase, with CUDA_VISIBLE_DEVICES for
+exactly the GPUs it assigned. It exits when the queue is empty.
 
 Never twice: the decision to start is written to the entry (state `starting`, durably, under
 queue.lock) before the launch, and the launch phase itself refuses a run that runs. A
@@ -26,10 +28,13 @@ from expctl.queue import store
 from expctl.queue.order import decide
 from expctl.queue.slots import Pool, pool_from_settings, unusable_gpus
 from expctl.queue.store import Entry, queue_lock, read_entries, read_entry, write_entry
+from expctl.queue.watch import RunStates
 from expctl.workspace import Workspace
 
 POLL_S = 0.2
-FULL_EVERY_S = 2.0  # re-read every entry and decide at least this often (dependencies end)
+# Decide at least this often even when the cheap look saw nothing: a change it cannot see
+# (two entry writes within one tick of the file system's clock, a Slurm dependency).
+FULL_EVERY_S = 5.0
 MEMORY_EVERY_S = 5.0  # how often nvidia-smi is asked for free memory (when a threshold is set)
 
 
@@ -37,20 +42,6 @@ def log(text: str) -> None:
     """One line in scheduler.log (the scheduler's stderr)."""
     sys.stderr.write(f"{store.now_iso()} {text}\n")
     sys.stderr.flush()
-
-
-def run_state(ws: Workspace, run_id: str) -> str:
-    """A run's derived state as every command sees it (queued and blocked included)."""
-    from expctl.launchers.status import derive_status
-    from expctl.runs import load_run
-
-    try:
-        run = load_run(ws, run_id)
-    except ExpctlError:
-        return "missing"
-    if run.info.imported:
-        return "imported"
-    return derive_status(run, tail_bytes=0).state
 
 
 def launch_attempt(ws: Workspace, run_id: str) -> int:
@@ -85,52 +76,61 @@ class Scheduler:
         self.pool = pool
         self._unusable: dict[int, str] = {}
         self._memory_at = 0.0
-        self._seen: tuple | None = None  # what the last full pass saw (see _changed)
+        self._seen: tuple | None = None  # entries/ and the pause flag at the last full pass
         self._decided_at = 0.0
-        self._started: list[Entry] = []
+        self._basis: dict[str, str] = {}  # run -> state the last full pass acted on
+        self._states = RunStates(ws)
+
+    def _look(self) -> tuple | None:
+        """What every change of an entry or of the pause flag changes: entries/'s mtime
+        (each write replaces or removes a file in it) and the flag."""
+        try:
+            return (os.stat(self.qdir / "entries").st_mtime_ns, store.is_paused(self.qdir))
+        except FileNotFoundError:
+            return None
 
     def _changed(self) -> bool:
-        """Whether an entry or the pause flag changed since the last full pass (every write
-        replaces a file in entries/, which changes the folder's mtime)."""
-        try:
-            seen = (os.stat(self.qdir / "entries").st_mtime_ns, store.is_paused(self.qdir))
-        except FileNotFoundError:
-            seen = None
+        """Whether a full pass is due: an entry or the pause flag changed, a run it started
+        or waits for changed state, or FULL_EVERY_S went by."""
+        seen = self._look()
         if seen != self._seen or time.monotonic() - self._decided_at > FULL_EVERY_S:
             self._seen = seen
             return True
-        return False
+        return any(self._states.state(r) != state for r, state in self._basis.items())
+
+    def run_state(self, run_id: str) -> str:
+        return self._states.state(run_id)
 
     def step(self) -> None:
-        """One pass: a cheap look at the started runs, and a full one when something changed
-        (a run ended, an entry or the pause flag changed, or FULL_EVERY_S went by)."""
+        """One pass: a cheap look, and a full one when something changed."""
         if not self._changed():
-            ended = [e for e in self._started if run_state(self.ws, e.run_id) != "running"]
-            if not ended:
-                return
+            return
         self._decided_at = time.monotonic()
         entries = read_entries(self.qdir)
         busy: set[int] = set()
-        self._started = []
+        self._basis = {}
         for entry in entries:
             if entry.state == "started":
-                if run_state(self.ws, entry.run_id) == "running":
+                state = self.run_state(entry.run_id)
+                if state == "running":
                     busy.update(entry.devices)
-                    self._started.append(entry)
+                    self._basis[entry.run_id] = state
                 else:
                     self._release(entry)
             elif entry.state == "starting":  # only a dead scheduler leaves these
                 busy.update(entry.devices)
         waiting = [e for e in entries if e.state in store.WAITING]
+        self._states.forget({e.run_id for e in entries} | {d for e in waiting for d in e.after})
         if not waiting:
             return
-        deps = {d: run_state(self.ws, d) for e in waiting for d in e.after}
+        deps = {d: self.run_state(d) for e in waiting for d in e.after}
+        self._basis.update(deps)
         decisions = decide(waiting, self.pool.devices, busy, self._unusable_now(), deps,
                            store.is_paused(self.qdir), self.pool.unit)
         for d in decisions:
             if d.action == "start":
                 if self._start(d.entry, d.devices):
-                    self._started.append(d.entry)
+                    self._basis[d.entry.run_id] = "running"
             else:
                 self._note(d.entry, "blocked" if d.action == "block" else "queued", d.reason)
 

@@ -259,37 +259,46 @@ def set_aside_unreadable(path: Path) -> Path | None:
     return kept
 
 
-def refresh_statuses(ws: Workspace, db: Database) -> int:
+def refresh_statuses(ws: Workspace, db: Database, derived: dict | None = None) -> int:
     """Derive again the status of runs whose stored status may have changed on its own
     (VOLATILE_STATES), and of runs stored as `created` that were launched (a job started by
-    a command that could not index it); store the changes. Returns how many changed."""
+    a command that could not index it); store the changes. Returns how many changed.
+    `derived`, when given, receives {run id: JobStatus} of each run derived here (without
+    progress), so `ls` shows them without deriving them again.
+
+    Derived from the job's files and the row's facts of run.yaml (expctl.state.IndexedRun):
+    run.yaml itself is not parsed here; a folder changed by hand is read again by
+    refresh_changed."""
     from expctl.launchers.jobfiles import launched_run_ids
-    from expctl.rundir import LAUNCH_FILE
+    from expctl.rundir import LAUNCH_FILE, RUN_FILE
 
     marks = ", ".join(f":s{i}" for i in range(len(VOLATILE_STATES)))
-    rows = db.query(f"SELECT id, status FROM runs WHERE workspace = :key AND status IN ({marks})",
+    rows = db.query(f"SELECT id, status, steps, imported FROM runs WHERE workspace = :key"
+                    f" AND status IN ({marks})",
                     {"key": db.key, **{f"s{i}": s for i, s in enumerate(VOLATILE_STATES)}})
-    created = [r[0] for r in db.query("SELECT id FROM runs WHERE workspace = :key"
-                                      " AND status = 'created'", {"key": db.key})]
+    created = db.query("SELECT id, status, steps, imported FROM runs WHERE workspace = :key"
+                       " AND status = 'created'", {"key": db.key})
     if len(created) > STAT_AT_MOST:  # many never-launched runs: one listing, not a stat each
         launched = launched_run_ids(ws.state_dir)
-        created = [i for i in created if i in launched]
-    rows += [(i, "created") for i in created
-             if os.path.exists(os.path.join(ws.runs_dir, i, LAUNCH_FILE))]
+        created = [r for r in created if r[0] in launched]
+    rows += [r for r in created if os.path.exists(os.path.join(ws.runs_dir, r[0], LAUNCH_FILE))]
     if not rows:
         return 0
     from expctl.errors import ExpctlError
-    from expctl.registry.folders import run_status
-    from expctl.runs import load_run
+    from expctl.state import indexed_run, run_status
 
     changed = []
-    for run_id, old in rows:
+    for run_id, old, steps, imported in rows:
+        if not os.path.isfile(os.path.join(ws.runs_dir, run_id, RUN_FILE)):
+            continue  # a folder gone: refresh_changed drops its row, ls shows it as it was
         try:
-            new = run_status(load_run(ws, run_id))
+            status = run_status(indexed_run(ws.runs_dir, run_id, steps, bool(imported)))
         except ExpctlError:
-            continue  # a folder gone or broken: `reindex` deals with it, ls shows the row
-        if new != old:
-            changed.append({"key": db.key, "id": run_id, "status": new})
+            continue  # a broken job record: `status` names the file, ls shows the row
+        if derived is not None:
+            derived[run_id] = status
+        if status.state != old:
+            changed.append({"key": db.key, "id": run_id, "status": status.state})
     if changed:
         with db.transaction():
             db.executemany("UPDATE runs SET status = :status WHERE workspace = :key"

@@ -81,13 +81,16 @@ def _fast(ws: Workspace) -> ReadSettings | None:
         return ReadSettings()
     except (OSError, UnicodeDecodeError):
         return None  # the full validation names the problem
-    import yaml
+    data = _parsed_before(ws, text)
+    if data is _NOT_CACHED:
+        import yaml
 
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    try:
-        data = yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader
-    except yaml.YAMLError:
-        return None
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        try:
+            data = yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader
+        except yaml.YAMLError:
+            return None
+        _remember_parsed(ws, text, data)
     if data is None:
         return ReadSettings()
     if not isinstance(data, dict) or not set(data) <= KNOWN_KEYS:
@@ -116,6 +119,41 @@ def _fast(ws: Workspace) -> ReadSettings | None:
         labels={k: v["label"] for k, v in metrics.items() if v.get("label") is not None},
         units={k: v["unit"] for k, v in metrics.items() if v.get("unit") is not None},
     )
+
+
+# expctl.yaml as last parsed, beside its text, in .expctl/: the read path then needs no YAML
+# parser (importing one is a good part of `ls`'s own time). Keyed by the whole text, so any
+# edit, however made, is parsed again.
+PARSED_FILE = "settings-parsed.json"
+_NOT_CACHED = object()
+
+
+def _parsed_before(ws: Workspace, text: str) -> Any:
+    import json
+
+    try:
+        cached = json.loads((ws.state_dir / PARSED_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return _NOT_CACHED
+    if not isinstance(cached, dict) or cached.get("text") != text or "data" not in cached:
+        return _NOT_CACHED
+    return cached["data"]
+
+
+def _remember_parsed(ws: Workspace, text: str, data: Any) -> None:
+    """Only data that JSON gives back unchanged (YAML also has dates, sets, other keys)."""
+    import json
+
+    try:
+        dumped = json.dumps({"text": text, "data": data}, allow_nan=False)
+        if json.loads(dumped)["data"] != data:
+            return
+        path = ws.state_dir / PARSED_FILE
+        tmp = path.with_name(f".{PARSED_FILE}.{os.getpid()}.tmp")
+        tmp.write_text(dumped, encoding="utf-8")
+        os.replace(tmp, path)
+    except (TypeError, ValueError, OSError):
+        pass  # not cacheable, or no .expctl/ to write in: parsed again next time
 
 
 def _from_model(settings: Any) -> ReadSettings:

@@ -48,3 +48,16 @@ def test_paused_low_memory_and_too_big() -> None:
         [("a", "wait", "no free GPU; GPU 0 has 100 MiB free (< 2000)", [])]
     assert _actions(decide([_entry("a", 1, need=3)], [0, 1], set(), {}, {}, False)) == \
         [("a", "block", "needs 3 GPUs, the queue has 2", [])]
+
+
+def test_runs_behind_a_head_that_would_not_fit_either_keep_their_own_reason() -> None:
+    """With no slot free, every waiting run says why on its own: the text stays the same as
+    runs start one after the other, so the scheduler rewrites no entry behind the head."""
+    waiting = [_entry("a", 1), _entry("b", 2), _entry("c", 3, need=2)]
+    got = _actions(decide(waiting, [0, 1], busy={0, 1}, unusable={}, dep_states={},
+                          paused=False, unit="slot"))
+    assert got == [("a", "wait", "no free slot", []), ("b", "wait", "no free slot", []),
+                   ("c", "wait", "no free slots (needs 2)", [])]
+    after_a_start = _actions(decide(waiting[1:], [0, 1], busy={0, 1}, unusable={},
+                                    dep_states={}, paused=False, unit="slot"))
+    assert after_a_start[1:] == got[2:]

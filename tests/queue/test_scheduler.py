@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from launchkit import LaunchKit, pid_alive, wait_until
+from launchkit import LaunchKit, pid_alive, sessions_available, wait_until
 
 from expctl.queue import store
 
@@ -23,7 +23,8 @@ log = os.path.join(os.path.dirname(os.path.dirname(os.environ["EXPCTL_RUN_DIR"])
 def note(event):
     with open(log, "a") as f:
         f.write(json.dumps({"run": os.environ["EXPCTL_RUN_ID"], "event": event,
-                            "t": time.time(), "cuda": os.environ.get("CUDA_VISIBLE_DEVICES")})
+                            "t": time.time(), "cuda": os.environ.get("CUDA_VISIBLE_DEVICES"),
+                            "session": os.environ.get("STY") or os.environ.get("TMUX")})
                 + "\n")
 note("start")
 print(json.dumps({"epoch": 0, "loss": 1.0}), flush=True)
@@ -194,3 +195,28 @@ def test_commands_queueing_at_once_share_one_scheduler(kit) -> None:
     assert set(spans) == set(ids) and most_at_once(spans.values()) <= 2
     log = (store.queue_dir(kit.root) / "scheduler.log").read_text()
     assert log.count(" up: GPUs 0,1") == 1, log
+
+
+@pytest.mark.parametrize("launcher", [
+    pytest.param(name, marks=pytest.mark.skipif(not sessions_available(name),
+                                                 reason=f"{name} is not installed"))
+    for name in ("screen", "tmux")])
+def test_runs_queued_with_a_session_launcher_run_in_their_own_real_sessions(kit, launcher):
+    """Three overlapping runs queued with --screen / --tmux on two GPUs: the scheduler starts
+    each in a real session of its own (the job sees STY or TMUX), two at a time, all finish."""
+    ids = [f"{launcher}{i}" for i in range(3)]
+    for run_id in ids:
+        kit.new(run_id, seconds=2.0)
+    kit.cli("launch", *ids, "--queue", f"--{launcher}")
+    all_ended(kit, ids)
+    spans = intervals(kit)
+    assert set(spans) == set(ids)
+    assert most_at_once(spans.values()) == 2  # overlapping, never more than the two GPUs
+    sessions = {e["run"]: e["session"] for e in events(kit) if e["event"] == "start"}
+    assert all(sessions.values()), sessions  # inside screen (STY) or tmux (TMUX)
+    assert len(set(sessions.values())) == len(ids)  # a session each
+    for run_id in ids:
+        status = kit.status(run_id)
+        assert (status["state"], status["launcher"], status["attempt"]) == \
+            ("finished", launcher, 1)
+        assert status["session"]
