@@ -14,7 +14,7 @@ from pathlib import Path
 
 from expctl.registry.db import BUSY_TIMEOUT_S, Database, sqlite_path
 from expctl.registry.folders import RunRecord, read_record, run_folder_exists
-from expctl.registry.freshness import changed_folders, mark_in_step
+from expctl.registry.freshness import changed_folders, folder_stamp, mark_in_step
 from expctl.registry.migrations import open_registry
 from expctl.registry.settings import registry_url
 from expctl.workspace import Workspace
@@ -66,17 +66,7 @@ def index_runs(ws: Workspace, run_ids: Iterable[str], db: Database | None = None
     if db is None:
         with open_registry(ws) as opened:
             return index_runs(ws, run_ids, opened)
-    if db.fresh or not has_own_rows(db):
-        # Broken folders are skipped here; `ls` and `reindex` report them. Read outside the
-        # lock (there may be many), so rows another command wrote meanwhile are kept, and
-        # the runs asked for are indexed again below, under the lock.
-        filled = _read_all(ws)[1]
-        with db.transaction():
-            write_records(db, filled, only_new=True)
-        db.fresh = False
-        written = {r.id for r in filled}
-    else:
-        written = set()
+    written = fill_if_empty(ws, db)
     ids = list(dict.fromkeys(run_ids))
     with db.transaction():
         present = [i for i in ids if run_folder_exists(ws.runs_dir, i)]
@@ -84,6 +74,41 @@ def index_runs(ws: Workspace, run_ids: Iterable[str], db: Database | None = None
         write_records(db, records)
         delete_runs(db, sorted(set(ids) - set(present)))
     return len(written | set(present))
+
+
+def fill_if_empty(ws: Workspace, db: Database) -> set[str]:
+    """Index every run folder when the registry is new or holds none of this workspace's rows
+    (so a registry created, or newly shared, by any command starts complete); returns the ids
+    written. Broken folders are skipped here; `ls` and `reindex` report them."""
+    if not db.fresh and has_own_rows(db):
+        return set()
+    # Read outside the lock (there may be many), so rows another command wrote meanwhile are
+    # kept; the runs a command then indexes are read again under the lock.
+    filled = _read_all(ws)[1]
+    with db.transaction():
+        write_records(db, filled, only_new=True)
+    db.fresh = False
+    return {r.id for r in filled}
+
+
+def index_written(ws: Workspace, db: Database,
+                  written: Sequence[tuple[RunRecord | str, tuple | None]]) -> None:
+    """Index runs a command has just written, in one transaction, from the records it built
+    with the folder_signature taken right after writing: a folder whose signature changed
+    since (another command wrote it meanwhile), or given as a bare id, is read again from its
+    folder under the write lock, as index_runs does."""
+    if not written:
+        return
+    with db.transaction():
+        records = []
+        for record, signature in written:
+            if isinstance(record, str) or folder_signature(ws.runs_dir / record.id) != signature:
+                run_id = record if isinstance(record, str) else record.id
+                records.append(read_record(ws.runs_dir, run_id))
+            else:
+                record.folder_mtime_ns = signature[0]
+                records.append(record)
+        write_records(db, records)
 
 
 def has_own_rows(db: Database) -> bool:
@@ -299,18 +324,21 @@ SIGNATURE_FILES = ("run.yaml", "config.yaml", "experiment_results.json", "metric
 
 
 def folder_signatures(runs_dir: Path) -> dict[str, tuple]:
-    """{run id: (mtime_ns, size) of each file a row is read from}: cheap stats only."""
-    signatures = {}
-    for run_id in list_folder_ids(runs_dir):
-        parts = []
-        for name in SIGNATURE_FILES:
-            try:
-                st = os.stat(runs_dir / run_id / name)
-                parts.append((st.st_mtime_ns, st.st_size, st.st_ino))
-            except FileNotFoundError:
-                parts.append(None)
-        signatures[run_id] = tuple(parts)
-    return signatures
+    """{run id: its folder_signature}: cheap stats only."""
+    return {run_id: folder_signature(runs_dir / run_id) for run_id in list_folder_ids(runs_dir)}
+
+
+def folder_signature(folder: Path | str) -> tuple:
+    """(the folder's mtime, then (mtime_ns, size, inode) of each file a row is read from, None
+    for a missing one): any rewrite by rename changes it."""
+    parts: list = [folder_stamp(folder)]
+    for name in SIGNATURE_FILES:
+        try:
+            st = os.stat(os.path.join(folder, name))
+            parts.append((st.st_mtime_ns, st.st_size, st.st_ino))
+        except FileNotFoundError:
+            parts.append(None)
+    return tuple(parts)
 
 
 def list_folder_ids(runs_dir: Path) -> list[str]:
