@@ -146,8 +146,9 @@ def open_index(ws: Workspace) -> tuple[Database, OpenedIndex]:
 
 
 def refresh_changed(ws: Workspace, db: Database,
-                    shown: Sequence[str] = ()) -> tuple[int, list[str]]:
-    """Index folders new since indexed (and those of `shown` rows that changed), drop rows
+                    shown: Sequence[str] | None = ()) -> tuple[int, list[str]]:
+    """Index folders new since indexed (and those of `shown` rows, None: of every row, that
+    changed), drop rows
     of vanished ones (expctl.registry.freshness); returns how many rows changed and "id:
     problem" for folders that could not be read (their rows stay as they were; reported on
     every `ls` until fixed)."""

@@ -9,7 +9,7 @@ value_num) and (name, value_text).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -196,10 +196,12 @@ def tag_where(tag: str) -> Where:
 
 
 def list_runs(db: Database, status: str | None = None, recipe: str | None = None,
-              limit: int = 50, tags: Sequence[str] = (), sweep: str | None = None
-              ) -> tuple[list[RunSummary], int]:
+              limit: int = 50, tags: Sequence[str] = (), sweep: str | None = None,
+              stream: bool = False
+              ) -> tuple[list[RunSummary] | Iterator[RunSummary], int | None]:
     """Runs newest first (at most `limit`, 0 for all) and how many match in all; `tags`:
-    only runs with every one of them; `sweep`: only the runs of that sweep."""
+    only runs with every one of them; `sweep`: only the runs of that sweep. `stream` (with
+    limit 0): the rows as an iterator fetched in chunks (iter_runs), and None for the count."""
     wheres = [Where("status", status, None)] if status else []
     if recipe:
         wheres.append(Where("recipe", recipe, None))
@@ -211,16 +213,27 @@ def list_runs(db: Database, status: str | None = None, recipe: str | None = None
            " m.value, r.workspace_path FROM runs r LEFT JOIN metrics m"
            " ON m.workspace = r.workspace AND m.run_id = r.id AND m.name = r.primary_metric"
            f" WHERE 1 = 1{cond} ORDER BY r.created_ts DESC, r.id DESC")
+    if stream and not limit:
+        return iter_runs(db, sql, params), None
     if limit:
         sql += " LIMIT :limit"
         params["limit"] = limit
-    rows = [RunSummary(r[0], r[1], r[2], r[3], r[4], bool(r[5]), r[6], r[7], r[8])
-            for r in db.query(sql, params)]
+    rows = [_summary(r) for r in db.query(sql, params)]
     if limit and len(rows) == limit:
         total = db.query(f"SELECT COUNT(*) FROM runs r WHERE 1 = 1{cond}", params)[0][0]
     else:
         total = len(rows)
     return rows, total
+
+
+def iter_runs(db: Database, sql: str, params: dict[str, Any]) -> Iterator[RunSummary]:
+    """The rows of a list_runs query as they come from the registry."""
+    for r in db.stream(sql, params):
+        yield _summary(r)
+
+
+def _summary(r: tuple) -> RunSummary:
+    return RunSummary(r[0], r[1], r[2], r[3], r[4], bool(r[5]), r[6], r[7], r[8])
 
 
 # --- leaderboard -------------------------------------------------------------------------------
@@ -275,6 +288,12 @@ def ranked(db: Database, metric: str, direction: str, wheres: Sequence[Where],
            limit: int = 0) -> list[tuple[str, str, float]]:
     """(workspace, run id, value) of the matching runs that have the metric, best first, ties
     by id."""
+    return list(iter_ranked(db, metric, direction, wheres, limit))
+
+
+def iter_ranked(db: Database, metric: str, direction: str, wheres: Sequence[Where],
+                limit: int = 0) -> Iterator[tuple[str, str, float]]:
+    """`ranked`, as the rows come from the registry (Database.stream)."""
     cond, params = filter_sql(db, wheres, "m")
     order = "DESC" if direction == "higher" else "ASC"
     sql = ("SELECT m.workspace, m.run_id, m.value FROM metrics m"
@@ -283,7 +302,7 @@ def ranked(db: Database, metric: str, direction: str, wheres: Sequence[Where],
     if limit:
         sql += " LIMIT :limit"
         params["limit"] = limit
-    return [(r[0], r[1], r[2]) for r in db.query(sql, {**params, "metric": metric})]
+    return db.stream(sql, {**params, "metric": metric})
 
 
 def count_ranked(db: Database, metric: str, wheres: Sequence[Where]) -> int:
@@ -304,6 +323,12 @@ def count_better(db: Database, metric: str, direction: str, value: float,
 def without_metric(db: Database, metric: str, wheres: Sequence[Where],
                    limit: int = 0) -> list[tuple[str, str]]:
     """(workspace, id) of matching runs with no final value for the metric, by id."""
+    return list(iter_without_metric(db, metric, wheres, limit))
+
+
+def iter_without_metric(db: Database, metric: str, wheres: Sequence[Where],
+                        limit: int = 0) -> Iterator[tuple[str, str]]:
+    """`without_metric`, as the rows come from the registry (Database.stream)."""
     cond, params = filter_sql(db, wheres)
     sql = ("SELECT r.workspace, r.id FROM runs r WHERE NOT EXISTS (SELECT 1 FROM metrics m"
            " WHERE m.workspace = r.workspace AND m.run_id = r.id AND m.name = :metric"
@@ -311,7 +336,7 @@ def without_metric(db: Database, metric: str, wheres: Sequence[Where],
     if limit:
         sql += " LIMIT :limit"
         params["limit"] = limit
-    return [(r[0], r[1]) for r in db.query(sql, {**params, "metric": metric})]
+    return db.stream(sql, {**params, "metric": metric})
 
 
 def count_runs(db: Database, wheres: Sequence[Where]) -> int:
