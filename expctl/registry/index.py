@@ -177,10 +177,12 @@ def refresh_changed(ws: Workspace, db: Database,
     return len(records) + len(gone), problems
 
 
-def write_records(db: Database, records: Sequence[RunRecord], only_new: bool = False) -> None:
+def write_records(db: Database, records: Sequence[RunRecord], only_new: bool = False,
+                  emptied: bool = False) -> None:
     """Upsert this workspace's runs with their params and metrics (inside the caller's
     transaction). `only_new`: leave runs that already have a row (a fill read before the
-    lock must not undo what another command indexed meanwhile)."""
+    lock must not undo what another command indexed meanwhile); `emptied`: the caller has
+    just deleted every row of the workspace, so there are no old params to delete."""
     from expctl.registry.folders import param_value
     from expctl.rundir import now_iso
 
@@ -195,10 +197,11 @@ def write_records(db: Database, records: Sequence[RunRecord], only_new: bool = F
     key = db.key
     db.executemany(UPSERT_RUN, [_run_row(r, stamp, widest, key, db.workspace_path)
                                 for r in records])
-    ids = [{"key": key, "id": r.id} for r in records]
-    db.executemany("DELETE FROM params WHERE workspace = :key AND run_id = :id", ids)
-    db.executemany("DELETE FROM metrics WHERE workspace = :key AND run_id = :id", ids)
-    db.executemany("DELETE FROM tags WHERE workspace = :key AND run_id = :id", ids)
+    if not emptied:
+        ids = [{"key": key, "id": r.id} for r in records]
+        db.executemany("DELETE FROM params WHERE workspace = :key AND run_id = :id", ids)
+        db.executemany("DELETE FROM metrics WHERE workspace = :key AND run_id = :id", ids)
+        db.executemany("DELETE FROM tags WHERE workspace = :key AND run_id = :id", ids)
     params = []
     for r in records:
         for name, value in r.params.items():
@@ -240,7 +243,7 @@ def reindex(ws: Workspace) -> ReindexResult:
         with db.transaction():
             for table in ("params", "metrics", "tags", "runs"):
                 db.execute(f"DELETE FROM {table} WHERE workspace = :key", {"key": db.key})
-            write_records(db, records)
+            write_records(db, records, emptied=True)
         # A command that wrote a run's files after they were read may have indexed them
         # before this transaction replaced its rows: index every folder changed since.
         after = folder_signatures(ws.runs_dir)
