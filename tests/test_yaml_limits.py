@@ -98,6 +98,6 @@ def test_only_plainly_small_documents_skip_the_node_walk() -> None:
     assert plainly_within("params:\n  lr: 0.01\n  stages: [2, 3, 4]\n  opt: {name: sgd}\n")
     assert not plainly_within("a: &x [1, 2]\nb: *x\n")  # an alias
     assert not plainly_within("[" * MAX_DEPTH + "]" * MAX_DEPTH)
-    assert not plainly_within("".join(" " * i + f"k{i}:\n" for i in range(MAX_DEPTH)))
-    assert not plainly_within("- " * MAX_DEPTH + "x\n")
+    assert not plainly_within("".join(" " * i + f"k{i}:\n" for i in range(MAX_DEPTH + 1)))
+    assert not plainly_within("- " * (MAX_DEPTH + 1) + "x\n")
     assert not plainly_within("x: 1\n" * 100_000)  # past MAX_NODES characters

@@ -66,8 +66,11 @@ def leaderboard(
         db.all_workspaces = all_workspaces
         if not top and (fmt in ("json", "csv") or fmt == "table"
                         and not console.stdout_is_terminal()):  # written as it is read
-            refresh_shown(ws, db, None)
+            # Built first: a bad metric or baseline is refused before anything is indexed;
+            # its rows are read only when written, after the refresh.
             board = build_board(ws, db, metric, baseline, top, wheres, stream=True)
+            if refresh_shown(ws, db, None):
+                board = build_board(ws, db, metric, baseline, top, wheres, stream=True)
             for warning in board.warnings:
                 console.warn(warning)
             if fmt == "table":

@@ -68,3 +68,14 @@ def test_reimport_in_batches_merges_and_reads_the_folders_again(workspace: Path)
     imported = [registry_rows(workspace, sql) for sql in TABLES]
     reindex(ws)
     assert [registry_rows(workspace, sql) for sql in TABLES] == imported
+
+
+@pytest.mark.parametrize("run_id", ["r1", "true", "1e5", "0123", "null", "a-b.c"])
+def test_run_yaml_from_the_template_is_the_full_dump(run_id: str) -> None:
+    """run.yaml of new runs is dumped once per import with the id spliced in: each id keeps
+    the quoting YAML needs (`'true'`, `'1e5'`), so it reads back as the same string."""
+    from expctl.runs import RunInfo, info_data
+
+    info = RunInfo(id=run_id, recipe="rvt", created="2026-01-01T00:00:00.000+00:00",
+                   imported=True)
+    assert importer._new_info_yaml(info) == importer._yaml(info_data(info))
