@@ -225,7 +225,7 @@ def test_reindex_that_fails_midway_leaves_the_old_index(workspace: Path, cli,
     assert cli("import", str(_jsonl(workspace)))[0] == 0
     from expctl.registry import index
 
-    def crash(db, records) -> None:
+    def crash(db, records, **_) -> None:
         db.executemany(index.UPSERT_RUN, [index._run_row(records[0], "x")])
         raise RuntimeError("power cut")
 
