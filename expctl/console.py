@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import re
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -104,6 +105,50 @@ def print_json(data: Any) -> None:
     out(dumps_json(data))
 
 
+STREAM_LINES = 1000  # rows written to stdout at a time by the streaming writers
+
+
+def json_records(items: Iterable[dict], key: str, after: Callable[[], dict]) -> None:
+    """A JSON object `{key: [item, ...], **after()}` written as the items come, STREAM_LINES
+    items per line (one write each), so a list of any length is never held whole; `after` is
+    called once the items are written (metadata gathered on the way, such as formats)."""
+    from itertools import islice
+
+    from expctl.files import dumps_json
+
+    write = sys.stdout.write
+    write(f"{{{json.dumps(key)}: [")
+    items = iter(items)
+    separator = "\n"
+    while chunk := list(islice(items, STREAM_LINES)):
+        try:  # a whole chunk per call: the C encoder at its fastest
+            text = json.dumps(chunk, allow_nan=False, default=str)
+        except ValueError:  # a non-finite float: written as a string, as print_json does
+            text = dumps_json(chunk, indent=None)
+        write(separator + text[1:-1])
+        separator = ",\n"
+    write("\n]" if separator != "\n" else "]")
+    for name, value in after().items():
+        write(f", {json.dumps(name)}: {dumps_json(value, indent=None)}")
+    write("}\n")
+    sys.stdout.flush()
+
+
+def csv_rows(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """CSV written as the rows come (every digit of a float, as `table` writes csv)."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(columns)
+    for n, row in enumerate(rows, start=1):
+        writer.writerow([_text(c, exact=True) for c in row])
+        if n % STREAM_LINES == 0:
+            sys.stdout.write(buf.getvalue())
+            buf.seek(0)
+            buf.truncate()
+    sys.stdout.write(buf.getvalue())
+    sys.stdout.flush()
+
+
 def table(
     columns: Sequence[str],
     rows: Sequence[Sequence[Any]],
@@ -184,6 +229,31 @@ def _plain_table(columns: Sequence[str], rows: list[list[str]], right_align: Seq
         return "  ".join(parts).rstrip()
 
     out("\n".join([line(columns), *(line(r) for r in rows)]))  # one write: a long table
+
+
+def plain_rows(columns: Sequence[str], rows: Iterable[Sequence[Any]],
+               right_align: Sequence[str] = (), least: dict[str, int] | None = None) -> None:
+    """An aligned text table written as the rows come: the columns are as wide as the first
+    STREAM_LINES rows (and `least`, {column: width}) need; a wider cell further down widens
+    only its own line."""
+    from itertools import islice
+
+    rows = iter(rows)
+    head = [[_text(c) for c in r] for r in islice(rows, STREAM_LINES)]
+    widths = [max(len(c), (least or {}).get(c, 0)) for c in columns]
+    for r in head:
+        widths = [max(w, len(t)) for w, t in zip(widths, r, strict=False)]
+
+    def line(cells: Sequence[str]) -> str:
+        parts = [t.rjust(w) if col in right_align else t.ljust(w)
+                 for t, w, col in zip(cells, widths, columns, strict=False)]
+        return "  ".join(parts).rstrip() + "\n"
+
+    write = sys.stdout.write
+    write(line(columns) + "".join(line(r) for r in head))
+    while chunk := list(islice(rows, STREAM_LINES)):
+        write("".join(line([_text(c) for c in r]) for r in chunk))
+    sys.stdout.flush()
 
 
 def _rich_table(columns, rows, title, right_align) -> None:

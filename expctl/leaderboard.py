@@ -52,6 +52,7 @@ class Board:
     ranked_total: int | None
     missing_total: int | None
     warnings: list[str] = field(default_factory=list)
+    streamed: bool = False  # rows is an iterator over the whole board (build_board's stream)
 
     @property
     def direction(self) -> str:
@@ -69,6 +70,8 @@ class Board:
     @property
     def hidden(self) -> int | None:
         """Matching runs that `--top` left out (None: some, not counted)."""
+        if self.streamed:
+            return 0  # a streamed board is the whole board
         if self.ranked_total is None or self.missing_total is None:
             return None
         return max(0, self.ranked_total + self.missing_total - len(self.rows))
@@ -89,8 +92,10 @@ class Board:
 
 def build_board(ws: Workspace, db: Database, metric: str | None = None,
                 baseline: str | None = None, top: int = 0,
-                wheres: Sequence[Where] = ()) -> Board:
-    """Rank the runs matching `wheres` by `metric`; `top` > 0 keeps the first `top` rows."""
+                wheres: Sequence[Where] = (), stream: bool = False) -> Board:
+    """Rank the runs matching `wheres` by `metric`; `top` > 0 keeps the first `top` rows.
+    `stream` (with top 0): the rows are an iterator that reads the registry STREAM_CHUNK
+    rows at a time as it is consumed (the registry must stay open until then)."""
     from expctl.ids import check_metric_name, check_run_id
 
     settings = read_settings(ws)
@@ -118,6 +123,8 @@ def build_board(ws: Workspace, db: Database, metric: str | None = None,
     if base_id and base_value is None:
         warnings.append(f"baseline `{base_id}` has no {metric}; no deltas shown")
 
+    if stream and not top:
+        return _streamed_board(db, settings, metric, wheres, base_id, base_value, warnings)
     fetched = queries.ranked(db, metric, direction, wheres, top + 1 if top else 0)
     rows = [BoardRow(run_id, value, workspace=key) for key, run_id, value in
             (fetched[:top] if top else fetched)]
@@ -157,6 +164,63 @@ def build_board(ws: Workspace, db: Database, metric: str | None = None,
     return Board(metric, settings.format(metric), rows, columns,
                  {c: settings.format(c) for c in metric_cols}, base_id, base_value,
                  ranked_total, missing_total, warnings)
+
+
+STREAM_CHUNK = 1000  # rows of a streamed board completed (deltas, extra columns) at a time
+
+
+def _streamed_board(db: Database, settings: Any, metric: str, wheres: Sequence[Where],
+                    base_id: str | None, base_value: float | None,
+                    warnings: list[str]) -> Board:
+    """The whole board (no --top) with its rows as an iterator: the same rows build_board
+    lists, read and completed STREAM_CHUNK at a time, so memory stays flat at any size."""
+    columns = [c for c in settings.board_columns if c != metric]  # the ranked one is shown
+    metric_cols = [c for c in columns if queries.has_metric(db, c, final_only=False)]
+    param_cols = [c for c in columns if c not in metric_cols]
+    direction = settings.direction(metric)
+    paths: dict[str, str] = {}
+
+    def completed(chunk: list[BoardRow]) -> list[BoardRow]:
+        if db.all_workspaces:
+            paths.update(queries.workspace_paths(
+                db, [r.workspace for r in chunk if r.workspace not in paths]))
+        values = (queries.values_for(db, [(r.workspace, r.id) for r in chunk], metric_cols,
+                                     param_cols) if columns else {})
+        for row in chunk:
+            row.workspace_path = paths.get(row.workspace)
+            row.baseline = row.id == base_id and row.workspace == db.key
+            if row.value is not None and base_value is not None:
+                row.delta = row.value - base_value
+                row.delta_pct = relative_change(row.value, base_value)
+            row.extras = {c: values.get((row.workspace, row.id, c)) for c in columns}
+        return chunk
+
+    def rows():
+        chunk: list[BoardRow] = []
+        previous: BoardRow | None = None
+        for n, (key, run_id, value) in enumerate(
+                queries.iter_ranked(db, metric, direction, wheres), start=1):
+            # Competition ranks, as _assign_ranks gives them: equal values share the first.
+            same = previous is not None and previous.value == value
+            row = BoardRow(run_id, value, rank=previous.rank if same else n, workspace=key)
+            chunk.append(row)
+            previous = row
+            if len(chunk) == STREAM_CHUNK:
+                yield from completed(chunk)
+                chunk = []
+        for key, run_id in queries.iter_without_metric(db, metric, wheres):
+            chunk.append(BoardRow(run_id, None, missing=True, workspace=key))
+            if len(chunk) == STREAM_CHUNK:
+                yield from completed(chunk)
+                chunk = []
+        yield from completed(chunk)
+
+    board = Board(metric, settings.format(metric), [], columns,
+                  {c: settings.format(c) for c in metric_cols}, base_id, base_value, 0, 0,
+                  warnings)
+    board.rows = rows()  # type: ignore[assignment] - consumed once, by the caller's output
+    board.streamed = True
+    return board
 
 
 def _default_metric(db: Database, wheres: Sequence[Where]) -> str:

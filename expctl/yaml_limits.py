@@ -16,6 +16,20 @@ MAX_NODES = 200_000  # values once aliases are expanded
 MAX_DEPTH = 64  # nesting of mappings and lists
 
 
+def plainly_within(text: str) -> bool:
+    """Whether `text` cannot break the limits, by a look at its characters: no alias, fewer
+    characters than MAX_NODES (each value takes one at least) and no more nesting than
+    MAX_DEPTH (each level takes an open bracket, or a leading space, `-` or `?` on its line).
+    Such a document needs no walk of its node graph (a run folder's files, read by reindex)."""
+    if "*" in text or len(text) >= MAX_NODES:
+        return False
+    brackets = text.count("[") + text.count("{")
+    if brackets >= MAX_DEPTH:
+        return False
+    widest = max((len(line) - len(line.lstrip(" -?")) for line in text.splitlines()), default=0)
+    return brackets + widest + 1 <= MAX_DEPTH
+
+
 def check_node(root, source: str) -> None:
     """Raise BadInputError when the document expands past MAX_NODES or nests past MAX_DEPTH
     (or an alias refers to a node inside itself)."""

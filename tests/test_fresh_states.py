@@ -20,7 +20,7 @@ def hydra_ws(tmp_path: Path) -> Path:
 
 
 def listed(root: Path, *args: str) -> dict[str, str]:
-    rows = json.loads(cli(root, "ls", "--format", "json", *args).stdout)
+    rows = json.loads(cli(root, "ls", "--format", "json", *args).stdout)["runs"]
     return {r["id"]: r["status"] for r in rows}
 
 

@@ -86,7 +86,7 @@ def test_a_garbled_run_file_is_one_line_and_others_are_listed(template: Path, tm
         assert code == 0, (args, err)
         _one_line_naming(err, shown)
         if args[0] == "ls":
-            assert "other" in [r["id"] for r in json.loads(out)], (args, out)
+            assert "other" in [r["id"] for r in json.loads(out)["runs"]], (args, out)
     code, out, err = _cli(root, "leaderboard", "--metric", "small_map", "--format", "json")
     assert code == 0 and "other" in out, err
     for args in (["show", "victim"], ["status", "victim"]):
@@ -117,4 +117,4 @@ def test_a_garbled_workspace_file_is_one_line(template: Path, tmp_path: Path, ca
         code, out, err = _cli(root, "recipes")
         assert code == 0 and "invalid" in out, (out, err)
         code, out, err = _cli(root, "ls", "--format", "json")
-        assert code == 0 and {r["id"] for r in json.loads(out)} == {"other", "victim"}, err
+        assert code == 0 and {r["id"] for r in json.loads(out)["runs"]} == {"other", "victim"}, err

@@ -169,7 +169,7 @@ def test_a_lower_is_better_rise_is_called_worse() -> None:
 
 
 def check_machine_formats(study: Path) -> None:
-    board = json.loads(cli(study, "leaderboard", "--format", "json").stdout)
+    board = json.loads(cli(study, "leaderboard", "--format", "json").stdout)["runs"]
     probe = next(r for r in board if r["id"] == "probe")
     assert probe["map"] == PROBE["map"] and probe["ap75"] == PROBE["ap75"]
     assert probe["delta"] == pytest.approx(PROBE["map"] - BASE["map"])
@@ -186,7 +186,7 @@ def check_machine_formats(study: Path) -> None:
     ls_rows = list(csv.DictReader(io.StringIO(cli(study, "ls", "--format", "csv").stdout)))
     assert {r["id"]: float(r["primary_value"]) for r in ls_rows} == {
         "base": BASE["map"], "probe": PROBE["map"]}
-    ls_json = json.loads(cli(study, "ls", "--format", "json").stdout)
+    ls_json = json.loads(cli(study, "ls", "--format", "json").stdout)["runs"]
     assert {r["id"]: r["primary_value"] for r in ls_json}["probe"] == PROBE["map"]
 
     show = json.loads(cli(study, "show", "probe", "--format", "json").stdout)

@@ -56,7 +56,7 @@ def test_resume_with_set_after_a_failure_finishes_and_keeps_both_configs(root: P
     assert final["step"] == 6 and final["tag"] == "hydra_6"
     expected = json.loads((run_path / "expected.json").read_text())
     assert results(root, "hydra_6")["metrics"]["map"] == expected["map"]
-    listed = json.loads(cli(root, "ls", "--format", "json").stdout)
+    listed = json.loads(cli(root, "ls", "--format", "json").stdout)["runs"]
     assert [(r["id"], r["status"]) for r in listed] == [("hydra_6", "finished")]
 
 

@@ -38,7 +38,7 @@ def two_runs(tmp_path: Path) -> tuple[Path, Workspace]:
 
 
 def ls_ids(root: Path, *extra: str) -> list[str]:
-    return [r["id"] for r in json.loads(cli(root, "ls", "-f", "json", *extra).stdout)]
+    return [r["id"] for r in json.loads(cli(root, "ls", "-f", "json", *extra).stdout)["runs"]]
 
 
 def test_rm_of_one_of_two_runs_leaves_the_other_intact_and_ls_consistent(tmp_path: Path):
@@ -49,7 +49,8 @@ def test_rm_of_one_of_two_runs_leaves_the_other_intact_and_ls_consistent(tmp_pat
     assert not (root / "runs" / "a").exists()
     assert tree_state(root / "runs" / "b") == other
     assert ls_ids(root) == ["b"]
-    assert [r["id"] for r in json.loads(cli(root, "leaderboard", "-f", "json").stdout)] == ["b"]
+    board = json.loads(cli(root, "leaderboard", "-f", "json").stdout)["runs"]
+    assert [r["id"] for r in board] == ["b"]
     cli(root, "reindex")
     assert ls_ids(root) == ["b"]
     assert sorted(p.name for p in (root / "runs").iterdir()) == ["b"]  # no trash left behind
@@ -160,7 +161,7 @@ def test_archive_hides_a_run_until_it_is_restored(tmp_path: Path):
     assert ls_ids(root) == ["b"]
     cli(root, "reindex")  # the index of runs/ never resurrects it
     assert ls_ids(root) == ["b"]
-    archived = json.loads(cli(root, "ls", "--archived", "-f", "json").stdout)
+    archived = json.loads(cli(root, "ls", "--archived", "-f", "json").stdout)["runs"]
     assert [(r["id"], r["primary_value"], r["tags"]) for r in archived] == [("a", 0.3, ["paper"])]
     hidden = cli(root, "show", "a", check=False)
     assert hidden.returncode == 3 and "expctl archive --restore a" in hidden.stderr
@@ -172,7 +173,7 @@ def test_archive_hides_a_run_until_it_is_restored(tmp_path: Path):
     cli(root, "archive", "--restore", "a", "--yes")
     assert tree_state(root / "runs" / "a") == a_files
     assert sorted(ls_ids(root)) == ["a", "b"] and ls_ids(root, "--tag", "paper") == ["a"]
-    assert json.loads(cli(root, "ls", "--archived", "-f", "json").stdout) == []
+    assert json.loads(cli(root, "ls", "--archived", "-f", "json").stdout)["runs"] == []
 
 
 def test_rm_clears_the_current_run(tmp_path: Path):

@@ -40,7 +40,7 @@ def test_a_3x2_sweep_makes_6_runs_with_their_params_and_ids(workspace: Path, cli
     cli("new", "baseline_5k")
     for _ in range(2):
         code, out, _ = cli("ls", "--sweep", "lrbs", "--format", "json")
-        assert {r["id"] for r in json.loads(out)} == set(expected)
+        assert {r["id"] for r in json.loads(out)["runs"]} == set(expected)
         assert cli("reindex")[0] == 0
 
 
@@ -110,5 +110,5 @@ def test_the_summary_means_equal_hand_computed_ones(workspace: Path, cli) -> Non
     assert "r_lr0.001_bs16" in out and "+0.1" in out
     # leaderboard --sweep ranks only the sweep's runs.
     code, out, _ = cli("leaderboard", "--sweep", "s", "--format", "json")
-    assert [r["id"] for r in json.loads(out)][:2] == ["r_lr0.001_bs16", "r_lr0.002_bs16"]
-    assert "base0" not in {r["id"] for r in json.loads(out)}
+    assert [r["id"] for r in json.loads(out)["runs"]][:2] == ["r_lr0.001_bs16", "r_lr0.002_bs16"]
+    assert "base0" not in {r["id"] for r in json.loads(out)["runs"]}

@@ -52,7 +52,7 @@ def test_a_sweep_is_one_job_array_with_every_task_recorded(akit: LaunchKit) -> N
         assert (kit.run_path(run_id) / "training_logs" /
                 f"slurm-{job_id}_{index}.exit.json").exists()
     listing = kit.cli("ls", "--sweep", "arr", "--format", "json").stdout
-    assert {r["id"]: r["status"] for r in json.loads(listing)} == \
+    assert {r["id"]: r["status"] for r in json.loads(listing)["runs"]} == \
         {i: "failed" if i.endswith("b3") else "finished" for i in ids}
     accounting = subprocess.run(["squeue", "-h", "-r", "-j", job_id, "--states=all", "-o", "%i"],
                                 capture_output=True, text=True).stdout.split()

@@ -36,7 +36,7 @@ def study(tmp_path: Path) -> Path:
 
 
 def ls_json(root: Path, *args: str) -> list[dict]:
-    return json.loads(cli(root, "ls", "-f", "json", *args).stdout)
+    return json.loads(cli(root, "ls", "-f", "json", *args).stdout)["runs"]
 
 
 def tagged_workspace(workspace: Path) -> Path:
@@ -55,7 +55,7 @@ def run_ok(cli, *args: str) -> tuple[str, str]:
 
 
 def ids(cli, *args: str) -> list[str]:
-    return [r["id"] for r in json.loads(run_ok(cli, *args, "-f", "json")[0])]
+    return [r["id"] for r in json.loads(run_ok(cli, *args, "-f", "json")[0])["runs"]]
 
 
 def test_tags_are_shown_filtered_and_kept_by_reindex(workspace: Path, cli):
@@ -70,7 +70,7 @@ def test_tags_are_shown_filtered_and_kept_by_reindex(workspace: Path, cli):
     assert table[-1].split()[0] == "a" and table[-1].endswith("paper,promising")
     assert ids(cli, "ls", "--tag", "paper") == ["b", "a"]
     assert ids(cli, "ls", "--tag", "paper", "--tag", "promising") == ["a"]
-    board = json.loads(run_ok(cli, "leaderboard", "--tag", "paper", "-f", "json")[0])
+    board = json.loads(run_ok(cli, "leaderboard", "--tag", "paper", "-f", "json")[0])["runs"]
     assert [(r["rank"], r["id"]) for r in board] == [(1, "b"), (2, "a")]
     assert ids(cli, "leaderboard", "--where", "tag=promising") == ["a"]
 
@@ -79,7 +79,7 @@ def test_tags_are_shown_filtered_and_kept_by_reindex(workspace: Path, cli):
     assert ids(cli, "ls", "--tag", "paper") == ["b", "a"]
     run_ok(cli, "tag", "a", "paper", "--remove")
     assert ids(cli, "ls", "--tag", "paper") == ["b"]
-    rows = json.loads(run_ok(cli, "ls", "-f", "json")[0])
+    rows = json.loads(run_ok(cli, "ls", "-f", "json")[0])["runs"]
     assert {r["id"]: r["tags"] for r in rows} == {"a": ["promising"], "b": ["paper"], "c": []}
 
 
@@ -166,5 +166,5 @@ def test_an_older_registry_is_migrated_and_a_reimport_keeps_tags(tmp_path: Path,
     cli(root, "import", str(write_jsonl(tmp_path / "r.jsonl",
                                         [{"id": "imp", "metrics": {"map": 0.25}}])))
     assert [r["id"] for r in ls_json(root, "--tag", "legacy")] == ["imp"]  # re-import kept it
-    board = json.loads(cli(root, "leaderboard", "-m", "map", "-f", "json").stdout)
+    board = json.loads(cli(root, "leaderboard", "-m", "map", "-f", "json").stdout)["runs"]
     assert [(r["id"], r["map"]) for r in board] == [("imp", 0.25)]

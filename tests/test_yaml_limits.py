@@ -87,3 +87,17 @@ def test_a_bomb_in_a_set_value_is_refused(workspace: Path) -> None:
     with pytest.raises(BadInputError, match="expands to more than"):
         load_recipe(Workspace(workspace), "baseline", [f"model.scales={value}"])
     assert time.process_time() - started < 1.0
+
+
+def test_only_plainly_small_documents_skip_the_node_walk() -> None:
+    """reindex reads two YAML files per run: one without aliases whose size and nesting are
+    bounded by its characters needs no walk; anything else is walked (and refused past the
+    limits) as before."""
+    from expctl.yaml_limits import MAX_DEPTH, plainly_within
+
+    assert plainly_within("params:\n  lr: 0.01\n  stages: [2, 3, 4]\n  opt: {name: sgd}\n")
+    assert not plainly_within("a: &x [1, 2]\nb: *x\n")  # an alias
+    assert not plainly_within("[" * MAX_DEPTH + "]" * MAX_DEPTH)
+    assert not plainly_within("".join(" " * i + f"k{i}:\n" for i in range(MAX_DEPTH + 1)))
+    assert not plainly_within("- " * (MAX_DEPTH + 1) + "x\n")
+    assert not plainly_within("x: 1\n" * 100_000)  # past MAX_NODES characters

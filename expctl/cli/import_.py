@@ -38,5 +38,5 @@ def import_cmd(
 
     ws = get_workspace()
     result = import_runs(ws, file, recipe)
-    console.success(f"imported {len(result.created) + len(result.updated)} runs from {file.name}"
-                    f" ({len(result.created)} new, {len(result.updated)} updated)")
+    console.success(f"imported {result.created + result.updated} runs from {file.name}"
+                    f" ({result.created} new, {result.updated} updated)")

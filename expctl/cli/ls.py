@@ -66,6 +66,7 @@ def ls_cmd(
     ws = get_workspace()
     here = str(ws.root.resolve())
     derived: dict = {}  # {run id: JobStatus} derived while refreshing: not derived twice
+    settings = read_settings(ws)
     if archived:
         rows, run_tags, total = _archived_rows(ws, status, recipe, tags, limit)
     else:
@@ -77,22 +78,21 @@ def ls_cmd(
             refresh_statuses(ws, db, derived)
             db.all_workspaces = all_workspaces
             wheres = prepare(db, wheres)
-            for warning in scale_warnings(db, wheres, read_settings(ws).scale):
+            for warning in scale_warnings(db, wheres, settings.scale):
                 console.warn(warning)
+            if limit == 0 and fmt != "table":  # every run, written as it comes from the registry
+                refresh_shown(ws, db, None)
+                streamed, _ = list_runs(db, status, recipe, 0, tags, sweep, wheres, stream=True)
+                _machine_output(fmt, _tagged(db, streamed, here), settings, all_workspaces)
+                return
             rows, total = list_runs(db, status, recipe, limit, tags, sweep, wheres)
             if refresh_shown(ws, db, [r.id for r in rows if r.workspace_path in (None, here)]):
                 # one shown changed
                 rows, total = list_runs(db, status, recipe, limit, tags, sweep, wheres)
             run_tags = tags_for(db, [r.id for r in rows if r.workspace_path in (None, here)])
-    settings = read_settings(ws)
-    if fmt == "json":
-        console.print_json([_ls_json(r, run_tags.get(r.id, []), all_workspaces)
-                            for r in rows])
-    elif fmt == "csv":  # raw stored values, as in json: the status as indexed
-        columns = ["id", "recipe", "status", "created", "steps", "primary_metric",
-                   "primary_value"]
-        console.table(columns, [[r.id, r.recipe, r.status, r.created, r.steps,
-                                 r.primary_metric, r.primary_value] for r in rows], fmt)
+    if fmt != "table":
+        _machine_output(fmt, ((r, run_tags.get(r.id, [])) for r in rows), settings,
+                        all_workspaces)
     else:
         columns = ["id", "recipe", "status", "created", "steps", "primary"]
         loss = settings.format("loss")
@@ -171,6 +171,47 @@ def _status_cell(ws, row, status, loss):
         return status_cell(load_run(ws, row.id), loss)
     except ExpctlError:
         return row.status
+
+
+CSV_COLUMNS = ["id", "recipe", "status", "created", "steps", "primary_metric", "primary_value"]
+
+
+def _machine_output(fmt: str, tagged, settings, all_workspaces: bool) -> None:
+    """json or csv of (row, tags) pairs, written as they come: raw stored values (the status
+    as indexed); json ends with the number formats of the primary metrics shown."""
+    from expctl import console
+
+    if fmt == "csv":
+        console.csv_rows(CSV_COLUMNS, ([r.id, r.recipe, r.status, r.created, r.steps,
+                                        r.primary_metric, r.primary_value] for r, _ in tagged))
+        return
+    metrics: dict[str, None] = {}
+
+    def rows():
+        for r, tags in tagged:
+            if r.primary_metric is not None:
+                metrics[r.primary_metric] = None
+            yield _ls_json(r, tags, all_workspaces)
+
+    console.json_records(rows(), "runs", lambda: {
+        "formats": {m: settings.format(m).as_dict() for m in metrics}})
+
+
+def _tagged(db, rows, here: str):
+    """(row, its tags) as the rows come, the tags looked up for STREAM_LINES rows at a time
+    (and not at all when no run of the workspace has a tag)."""
+    from itertools import islice
+
+    from expctl.console import STREAM_LINES
+    from expctl.registry.tags import any_tags, tags_for
+
+    rows = iter(rows)
+    tagged = any_tags(db)
+    while chunk := list(islice(rows, STREAM_LINES)):
+        found = tags_for(db, [r.id for r in chunk if r.workspace_path in (None, here)]) \
+            if tagged else {}
+        for r in chunk:
+            yield r, found.get(r.id, [])
 
 
 def _ls_json(r, tags: list[str], all_workspaces: bool = False) -> dict:

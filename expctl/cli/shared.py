@@ -213,7 +213,7 @@ def open_index(ws):
 
 
 def refresh_shown(ws, db, run_ids) -> bool:
-    """Read again the shown runs whose folders changed since indexed (edited or pulled by
+    """Read again the shown runs (None: every run) whose folders changed since indexed (edited or
     hand); True when some row changed. An unreadable folder is one warning."""
     from expctl import console
     from expctl.registry.index import refresh_changed

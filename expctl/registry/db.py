@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from expctl.diskspace import disk_full_error, is_disk_full, no_room_for
 from expctl.errors import ExpctlError, RegistryError
 
 BUSY_TIMEOUT_S = 30.0
+STREAM_CHUNK = 1000  # rows fetched at a time by Database.stream
 # PostgreSQL: writers (and migrations) take this transaction-scoped advisory lock first, so
 # they queue one after another like SQLite writers behind BEGIN IMMEDIATE. Readers never wait.
 WRITE_LOCK_KEY = 0x6578_7063  # "expc"
@@ -67,6 +68,11 @@ class Database:
     def query(self, sql: str, params: Params | None = None) -> list[tuple]:
         raise NotImplementedError
 
+    def stream(self, sql: str, params: Params | None = None,
+               chunk: int = STREAM_CHUNK) -> Iterator[tuple]:
+        """The rows of a query as they come, fetched `chunk` at a time (never all at once)."""
+        raise NotImplementedError
+
     def execute(self, sql: str, params: Params | None = None) -> None:
         raise NotImplementedError
 
@@ -108,6 +114,21 @@ class SqliteDatabase(Database):
     def query(self, sql: str, params: Params | None = None) -> list[tuple]:
         with self._errors():
             return self.conn.execute(sql, params or {}).fetchall()
+
+    def stream(self, sql: str, params: Params | None = None,
+               chunk: int = STREAM_CHUNK) -> Iterator[tuple]:
+        with self._errors():
+            cursor = self.conn.execute(sql, params or {})
+        try:
+            while True:
+                with self._errors():
+                    rows = cursor.fetchmany(chunk)
+                if not rows:
+                    return
+                yield from rows
+        finally:
+            with suppress(sqlite3.Error):  # closed already when the reader stopped early
+                cursor.close()
 
     def execute(self, sql: str, params: Params | None = None) -> None:
         with self._errors():
@@ -187,6 +208,33 @@ class SqlAlchemyDatabase(Database):
             if not self._in_transaction:
                 self.conn.commit()  # end the implicit read transaction at once
             return rows
+
+    def stream(self, sql: str, params: Params | None = None,
+               chunk: int = STREAM_CHUNK) -> Iterator[tuple]:
+        from sqlalchemy import text
+
+        # stream_results: a server-side cursor where the driver has one (psycopg2), so the
+        # rows are not all held by the driver either. Queries made meanwhile (a chunk's
+        # extra columns) must not commit: that would close the cursor.
+        owner = not self._in_transaction
+        with self._errors():
+            result = self.conn.execution_options(stream_results=True, yield_per=chunk).execute(
+                text(sql), params or {})
+        self._in_transaction = True
+        try:
+            while True:
+                with self._errors():
+                    rows = result.fetchmany(chunk)
+                if not rows:
+                    break
+                for row in rows:
+                    yield tuple(row)
+        finally:
+            result.close()
+            if owner:
+                self._in_transaction = False
+                with self._errors():
+                    self.conn.commit()  # end the implicit read transaction
 
     def execute(self, sql: str, params: Params | None = None) -> None:
         from sqlalchemy import text

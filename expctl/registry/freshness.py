@@ -30,20 +30,21 @@ def folder_stamp(path: Path) -> int | None:
         return None
 
 
-def changed_folders(ws: Workspace, db: Database,
-                    shown: Sequence[str] = ()) -> tuple[list[str], list[str], str | None]:
-    """(ids to read again: folders new since indexed, or among `shown` with another mtime;
-    ids indexed whose folder is gone; the mark to store with `mark_in_step` once they are
-    indexed, None when runs/ was not listed)."""
+def changed_folders(ws: Workspace, db: Database, shown: Sequence[str] | None = ()
+                    ) -> tuple[list[str], list[str], str | None]:
+    """(ids to read again: folders new since indexed, or among `shown` (None: every run
+    indexed) with another mtime; ids indexed whose folder is gone; the mark to store with
+    `mark_in_step` once they are indexed, None when runs/ was not listed)."""
     try:
         runs_mtime = os.stat(ws.runs_dir).st_mtime_ns  # before listing: a later change shows
     except FileNotFoundError:
         runs_mtime = None
     mark = f"{db.key} {_url_digest(db.url)} {runs_mtime}"
+    runs = str(ws.runs_dir)
     if _read_mark(ws) == mark:  # no folder added or removed since the last full look
         indexed = _indexed(db, shown)
-        changed = [i for i in dict.fromkeys(shown) if i in indexed
-                   and folder_stamp(ws.runs_dir / i) != indexed[i]]
+        changed = [i for i in (indexed if shown is None else dict.fromkeys(shown))
+                   if i in indexed and _stamp(runs, i) != indexed[i]]
         return sorted(changed), [], None
     indexed = _indexed(db, None)
     names: set[str] = set()
@@ -53,10 +54,18 @@ def changed_folders(ws: Workspace, db: Database,
     # A folder without run.yaml is not a run (yet): neither indexed nor a change.
     new = [i for i in names if i not in indexed
            and os.path.isfile(os.path.join(ws.runs_dir, i, "run.yaml"))]
-    changed = [i for i in dict.fromkeys(shown) if i in indexed and i in names
-               and folder_stamp(ws.runs_dir / i) != indexed[i]]
+    changed = [i for i in (indexed if shown is None else dict.fromkeys(shown))
+               if i in indexed and i in names and _stamp(runs, i) != indexed[i]]
     gone = [i for i in indexed if i not in names]
     return sorted(new + changed), sorted(gone), mark
+
+
+def _stamp(runs_dir: str, run_id: str) -> int | None:
+    """folder_stamp of runs/<run_id> without building a Path: ls stats every folder shown."""
+    try:
+        return os.stat(os.path.join(runs_dir, run_id)).st_mtime_ns
+    except OSError:
+        return None
 
 
 def mark_in_step(ws: Workspace, mark: str) -> None:
@@ -88,7 +97,7 @@ def _url_digest(url: str) -> str:
 
 
 def _indexed(db: Database, ids: Sequence[str] | None) -> dict[str, int | None]:
-    """{id: folder mtime as indexed} of this workspace's runs (of `ids` when given, few)."""
+    """{id: folder mtime as indexed} of this workspace's runs (of `ids` when given)."""
     if ids is None or len(ids) > 500:
         return dict(db.query("SELECT id, folder_mtime_ns FROM runs WHERE workspace = :key",
                              {"key": db.key}))

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from expctl.registry.db import BUSY_TIMEOUT_S, Database, sqlite_path
 from expctl.registry.folders import RunRecord, read_record, run_folder_exists
-from expctl.registry.freshness import changed_folders, mark_in_step
+from expctl.registry.freshness import changed_folders, folder_stamp, mark_in_step
 from expctl.registry.migrations import open_registry
 from expctl.registry.settings import registry_url
 from expctl.workspace import Workspace
@@ -66,17 +66,7 @@ def index_runs(ws: Workspace, run_ids: Iterable[str], db: Database | None = None
     if db is None:
         with open_registry(ws) as opened:
             return index_runs(ws, run_ids, opened)
-    if db.fresh or not has_own_rows(db):
-        # Broken folders are skipped here; `ls` and `reindex` report them. Read outside the
-        # lock (there may be many), so rows another command wrote meanwhile are kept, and
-        # the runs asked for are indexed again below, under the lock.
-        filled = _read_all(ws)[1]
-        with db.transaction():
-            write_records(db, filled, only_new=True)
-        db.fresh = False
-        written = {r.id for r in filled}
-    else:
-        written = set()
+    written = fill_if_empty(ws, db)
     ids = list(dict.fromkeys(run_ids))
     with db.transaction():
         present = [i for i in ids if run_folder_exists(ws.runs_dir, i)]
@@ -84,6 +74,41 @@ def index_runs(ws: Workspace, run_ids: Iterable[str], db: Database | None = None
         write_records(db, records)
         delete_runs(db, sorted(set(ids) - set(present)))
     return len(written | set(present))
+
+
+def fill_if_empty(ws: Workspace, db: Database) -> set[str]:
+    """Index every run folder when the registry is new or holds none of this workspace's rows
+    (so a registry created, or newly shared, by any command starts complete); returns the ids
+    written. Broken folders are skipped here; `ls` and `reindex` report them."""
+    if not db.fresh and has_own_rows(db):
+        return set()
+    # Read outside the lock (there may be many), so rows another command wrote meanwhile are
+    # kept; the runs a command then indexes are read again under the lock.
+    filled = _read_all(ws)[1]
+    with db.transaction():
+        write_records(db, filled, only_new=True)
+    db.fresh = False
+    return {r.id for r in filled}
+
+
+def index_written(ws: Workspace, db: Database,
+                  written: Sequence[tuple[RunRecord | str, tuple | None]]) -> None:
+    """Index runs a command has just written, in one transaction, from the records it built
+    with the folder_signature taken right after writing: a folder whose signature changed
+    since (another command wrote it meanwhile), or given as a bare id, is read again from its
+    folder under the write lock, as index_runs does."""
+    if not written:
+        return
+    with db.transaction():
+        records = []
+        for record, signature in written:
+            if isinstance(record, str) or folder_signature(ws.runs_dir / record.id) != signature:
+                run_id = record if isinstance(record, str) else record.id
+                records.append(read_record(ws.runs_dir, run_id))
+            else:
+                record.folder_mtime_ns = signature[0]
+                records.append(record)
+        write_records(db, records)
 
 
 def has_own_rows(db: Database) -> bool:
@@ -121,8 +146,9 @@ def open_index(ws: Workspace) -> tuple[Database, OpenedIndex]:
 
 
 def refresh_changed(ws: Workspace, db: Database,
-                    shown: Sequence[str] = ()) -> tuple[int, list[str]]:
-    """Index folders new since indexed (and those of `shown` rows that changed), drop rows
+                    shown: Sequence[str] | None = ()) -> tuple[int, list[str]]:
+    """Index folders new since indexed (and those of `shown` rows, None: of every row, that
+    changed), drop rows
     of vanished ones (expctl.registry.freshness); returns how many rows changed and "id:
     problem" for folders that could not be read (their rows stay as they were; reported on
     every `ls` until fixed)."""
@@ -151,10 +177,12 @@ def refresh_changed(ws: Workspace, db: Database,
     return len(records) + len(gone), problems
 
 
-def write_records(db: Database, records: Sequence[RunRecord], only_new: bool = False) -> None:
+def write_records(db: Database, records: Sequence[RunRecord], only_new: bool = False,
+                  emptied: bool = False) -> None:
     """Upsert this workspace's runs with their params and metrics (inside the caller's
     transaction). `only_new`: leave runs that already have a row (a fill read before the
-    lock must not undo what another command indexed meanwhile)."""
+    lock must not undo what another command indexed meanwhile); `emptied`: the caller has
+    just deleted every row of the workspace, so there are no old params to delete."""
     from expctl.registry.folders import param_value
     from expctl.rundir import now_iso
 
@@ -169,10 +197,11 @@ def write_records(db: Database, records: Sequence[RunRecord], only_new: bool = F
     key = db.key
     db.executemany(UPSERT_RUN, [_run_row(r, stamp, widest, key, db.workspace_path)
                                 for r in records])
-    ids = [{"key": key, "id": r.id} for r in records]
-    db.executemany("DELETE FROM params WHERE workspace = :key AND run_id = :id", ids)
-    db.executemany("DELETE FROM metrics WHERE workspace = :key AND run_id = :id", ids)
-    db.executemany("DELETE FROM tags WHERE workspace = :key AND run_id = :id", ids)
+    if not emptied:
+        ids = [{"key": key, "id": r.id} for r in records]
+        db.executemany("DELETE FROM params WHERE workspace = :key AND run_id = :id", ids)
+        db.executemany("DELETE FROM metrics WHERE workspace = :key AND run_id = :id", ids)
+        db.executemany("DELETE FROM tags WHERE workspace = :key AND run_id = :id", ids)
     params = []
     for r in records:
         for name, value in r.params.items():
@@ -214,7 +243,7 @@ def reindex(ws: Workspace) -> ReindexResult:
         with db.transaction():
             for table in ("params", "metrics", "tags", "runs"):
                 db.execute(f"DELETE FROM {table} WHERE workspace = :key", {"key": db.key})
-            write_records(db, records)
+            write_records(db, records, emptied=True)
         # A command that wrote a run's files after they were read may have indexed them
         # before this transaction replaced its rows: index every folder changed since.
         after = folder_signatures(ws.runs_dir)
@@ -312,18 +341,21 @@ SIGNATURE_FILES = ("run.yaml", "config.yaml", "experiment_results.json", "metric
 
 
 def folder_signatures(runs_dir: Path) -> dict[str, tuple]:
-    """{run id: (mtime_ns, size) of each file a row is read from}: cheap stats only."""
-    signatures = {}
-    for run_id in list_folder_ids(runs_dir):
-        parts = []
-        for name in SIGNATURE_FILES:
-            try:
-                st = os.stat(runs_dir / run_id / name)
-                parts.append((st.st_mtime_ns, st.st_size, st.st_ino))
-            except FileNotFoundError:
-                parts.append(None)
-        signatures[run_id] = tuple(parts)
-    return signatures
+    """{run id: its folder_signature}: cheap stats only."""
+    return {run_id: folder_signature(runs_dir / run_id) for run_id in list_folder_ids(runs_dir)}
+
+
+def folder_signature(folder: Path | str) -> tuple:
+    """(the folder's mtime, then (mtime_ns, size, inode) of each file a row is read from, None
+    for a missing one): any rewrite by rename changes it."""
+    parts: list = [folder_stamp(folder)]
+    for name in SIGNATURE_FILES:
+        try:
+            st = os.stat(os.path.join(folder, name))
+            parts.append((st.st_mtime_ns, st.st_size, st.st_ino))
+        except FileNotFoundError:
+            parts.append(None)
+    return tuple(parts)
 
 
 def list_folder_ids(runs_dir: Path) -> list[str]:

@@ -9,7 +9,7 @@ params, metrics and tags made while that index is walked, so a query stops at it
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -340,11 +340,13 @@ def tag_where(tag: str) -> Where:
 
 def list_runs(db: Database, status: str | None = None, recipe: str | None = None,
               limit: int = 50, tags: Sequence[str] = (), sweep: str | None = None,
-              wheres: Sequence[Where] = ()) -> tuple[list[RunSummary], int | None]:
+              wheres: Sequence[Where] = (), stream: bool = False
+              ) -> tuple[list[RunSummary] | Iterator[RunSummary], int | None]:
     """Runs newest first (at most `limit`, 0 for all) and how many match in all (None: more
     than `limit` of a registry too large to count them quickly, see COUNT_AT_MOST); `tags`:
     only runs with every one of them; `sweep`: only the runs of that sweep; `wheres`: only
-    the runs matching every filter (`--where`)."""
+    the runs matching every filter (`--where`). `stream` (with limit 0): the rows as an
+    iterator fetched in chunks (iter_runs), and None for the count."""
     wheres = list(wheres)
     if status:
         wheres.append(Where("status", status, None))
@@ -358,11 +360,12 @@ def list_runs(db: Database, status: str | None = None, recipe: str | None = None
            " m.value, r.workspace_path FROM runs r LEFT JOIN metrics m"
            " ON m.workspace = r.workspace AND m.run_id = r.id AND m.name = r.primary_metric"
            f" WHERE 1 = 1{cond} ORDER BY r.created_ts DESC, r.id DESC")
+    if stream and not limit:
+        return iter_runs(db, sql, params), None
     if limit:
         sql += " LIMIT :limit"
         params["limit"] = limit
-    rows = [RunSummary(r[0], r[1], r[2], r[3], r[4], bool(r[5]), r[6], r[7], r[8])
-            for r in db.query(sql, params)]
+    rows = [_summary(r) for r in db.query(sql, params)]
     if limit and len(rows) == limit:
         plain = all(w.kind == "column" and w.op == "=" for w in wheres) and len(wheres) <= 1
         if plain or small_scope(db):  # no filter or one on an indexed column: a range count
@@ -373,6 +376,16 @@ def list_runs(db: Database, status: str | None = None, recipe: str | None = None
     else:
         total = len(rows)
     return rows, total
+
+
+def iter_runs(db: Database, sql: str, params: dict[str, Any]) -> Iterator[RunSummary]:
+    """The rows of a list_runs query as they come from the registry."""
+    for r in db.stream(sql, params):
+        yield _summary(r)
+
+
+def _summary(r: tuple) -> RunSummary:
+    return RunSummary(r[0], r[1], r[2], r[3], r[4], bool(r[5]), r[6], r[7], r[8])
 
 
 # --- leaderboard -------------------------------------------------------------------------------
@@ -427,6 +440,12 @@ def ranked(db: Database, metric: str, direction: str, wheres: Sequence[Where],
            limit: int = 0) -> list[tuple[str, str, float]]:
     """(workspace, run id, value) of the matching runs that have the metric, best first, ties
     by id."""
+    return list(iter_ranked(db, metric, direction, wheres, limit))
+
+
+def iter_ranked(db: Database, metric: str, direction: str, wheres: Sequence[Where],
+                limit: int = 0) -> Iterator[tuple[str, str, float]]:
+    """`ranked`, as the rows come from the registry (Database.stream)."""
     cond, params = filter_sql(db, wheres, "m", metric)
     order = "DESC" if direction == "higher" else "ASC"
     sql = ("SELECT m.workspace, m.run_id, m.value FROM metrics m"
@@ -435,7 +454,7 @@ def ranked(db: Database, metric: str, direction: str, wheres: Sequence[Where],
     if limit:
         sql += " LIMIT :limit"
         params["limit"] = limit
-    return [(r[0], r[1], r[2]) for r in db.query(sql, {**params, "metric": metric})]
+    return db.stream(sql, {**params, "metric": metric})
 
 
 def count_ranked(db: Database, metric: str, wheres: Sequence[Where]) -> int:
@@ -489,8 +508,14 @@ def count_better(db: Database, metric: str, direction: str, value: float,
 def without_metric(db: Database, metric: str, wheres: Sequence[Where],
                    limit: int = 0) -> list[tuple[str, str]]:
     """(workspace, id) of matching runs with no final value for the metric, by id."""
+    return list(iter_without_metric(db, metric, wheres, limit))
+
+
+def iter_without_metric(db: Database, metric: str, wheres: Sequence[Where],
+                        limit: int = 0) -> Iterator[tuple[str, str]]:
+    """`without_metric`, as the rows come from the registry (Database.stream)."""
     if _implies(wheres, metric):
-        return []
+        return iter(())
     cond, params = filter_sql(db, wheres)
     sql = ("SELECT r.workspace, r.id FROM runs r WHERE NOT EXISTS (SELECT 1 FROM metrics m"
            " WHERE m.workspace = r.workspace AND m.run_id = r.id AND m.name = :metric"
@@ -498,7 +523,7 @@ def without_metric(db: Database, metric: str, wheres: Sequence[Where],
     if limit:
         sql += " LIMIT :limit"
         params["limit"] = limit
-    return [(r[0], r[1]) for r in db.query(sql, {**params, "metric": metric})]
+    return db.stream(sql, {**params, "metric": metric})
 
 
 def _implies(wheres: Sequence[Where], metric: str) -> bool:

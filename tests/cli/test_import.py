@@ -37,7 +37,7 @@ def test_csv_import_creates_imported_runs(workspace: Path, cli) -> None:
     _, _, results = read_run(workspace, "3scale_sizeaware_attention_100k")
     assert results["metrics"] == {"map": 0.247}  # an empty cell is a missing value
     code, out, _ = cli("ls", "--format", "json")
-    rows = {r["id"]: r for r in json.loads(out)}
+    rows = {r["id"]: r for r in json.loads(out)["runs"]}
     assert rows["3scale_sizeaware_100k"]["status"] == "imported"
     assert rows["3scale_sizeaware_100k"]["imported"] is True
 
@@ -53,7 +53,7 @@ def test_jsonl_import_with_params_and_reimport(workspace: Path, cli) -> None:
     assert config == {"params": {"train": {"lr": 0.01}, "fpn": "3scale"}}
     code, out, _ = cli("leaderboard", "--metric", "small_map", "--where", "train.lr=0.01",
                        "--format", "json")
-    assert [r["id"] for r in json.loads(out)] == ["a"]
+    assert [r["id"] for r in json.loads(out)["runs"]] == ["a"]
     created = yaml.safe_load((workspace / "runs" / "a" / "run.yaml").read_text())["created"]
 
     write_jsonl(path, [{"id": "a", "metrics": {"small_map": 0.22, "ap50": 0.5},
@@ -70,7 +70,7 @@ def test_jsonl_import_with_params_and_reimport(workspace: Path, cli) -> None:
     assert results["metrics"] == {"small_map": 0.25, "map": 0.4}
     code, out, _ = cli("leaderboard", "--metric", "small_map", "--where", "train.lr=0.02",
                        "--format", "json")
-    assert [(r["id"], r["small_map"]) for r in json.loads(out)] == [("a", 0.22)]
+    assert [(r["id"], r["small_map"]) for r in json.loads(out)["runs"]] == [("a", 0.22)]
 
 
 BAD_FILES = [
@@ -165,4 +165,4 @@ def test_params_beyond_the_registry_numbers_are_imported_as_text(workspace: Path
     code, out, err = cli("leaderboard", "--metric", "m", "--where", f"x={huge}", "--format",
                          "json")
     assert code == 0, err
-    assert [r["id"] for r in json.loads(out)] == ["p1"]
+    assert [r["id"] for r in json.loads(out)["runs"]] == ["p1"]

@@ -36,7 +36,7 @@ def study(workspace: Path, cli) -> Path:
 def board(cli, *args: str) -> list[dict]:
     code, out, err = cli("leaderboard", *args, "--format", "json")
     assert code == 0, err
-    return json.loads(out)
+    return json.loads(out)["runs"]
 
 
 def set_settings(workspace: Path, text: str) -> None:
@@ -112,7 +112,7 @@ def test_top_keeps_the_baseline_with_its_real_rank(study: Path, cli) -> None:
     code, out, err = cli("leaderboard", "--metric", "map", "--top", "1", "--baseline",
                          "4scale_enhanced_100k", "--format", "json")
     assert code == 0, err
-    rows = json.loads(out)
+    rows = json.loads(out)["runs"]
     assert [(r["rank"], r["id"], r["baseline"]) for r in rows] == [
         (1, "3scale_sizeaware_100k", False), (4, "4scale_enhanced_100k", True)]
     assert "3 more runs not shown" in err
@@ -192,7 +192,7 @@ def test_a_missing_settings_baseline_is_a_warning(study: Path, cli) -> None:
     code, out, err = cli("leaderboard", "--metric", "map", "--format", "json")
     assert code == 0
     assert "warning: baseline `gone_run` from expctl.yaml is not a known run" in err
-    assert all(r["delta"] is None for r in json.loads(out))
+    assert all(r["delta"] is None for r in json.loads(out)["runs"])
 
 
 def test_default_metric_is_the_recipes_primary(workspace: Path, cli) -> None:
@@ -249,7 +249,7 @@ def test_a_missing_registry_is_rebuilt_on_first_read(study: Path, cli) -> None:
     code, out, err = cli("leaderboard", "--metric", "map", "--format", "json")
     assert code == 0
     assert "the registry was new: indexed 5 runs" in err
-    assert len(json.loads(out)) == 5
+    assert len(json.loads(out)["runs"]) == 5
 
 
 def test_the_ranked_metric_is_not_repeated_as_an_extra_column(study: Path, cli) -> None:
@@ -289,6 +289,55 @@ def test_json_has_null_for_deltas_that_overflow(workspace: Path, cli) -> None:
     def refuse(constant: str) -> None:
         raise AssertionError(f"{constant} is not JSON")
 
-    rows = json.loads(out, parse_constant=refuse)
+    rows = json.loads(out, parse_constant=refuse)["runs"]
     assert [(r["id"], r["delta"], r["delta_pct"]) for r in rows] == [
         ("top", None, None), ("bottom", 0.0, 0.0)]
+
+
+def test_json_and_csv_carry_raw_values_and_the_formats(study: Path, cli) -> None:
+    """--top 0 in json/csv is written as the registry is read (streamed); its rows are the
+    ones a cut board lists, and json ends with the number format of each metric column."""
+    set_settings(study, "baseline: 3scale_baseline\nmetrics:\n  map: {scale: 100, label: mAP}\n"
+                 "leaderboard:\n  columns: [small_map, train.lr]\n")
+    code, out, err = cli("leaderboard", "--metric", "map", "--format", "json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert (data["metric"], data["baseline"]) == ("map", "3scale_baseline")
+    assert data["formats"] == {
+        "map": {"direction": "higher", "scale": 100.0, "decimals": 2, "label": "mAP",
+                "unit": None},
+        "small_map": {"direction": "higher", "scale": 1.0, "decimals": 4, "label": "small_map",
+                      "unit": None}}
+    assert [(r["rank"], r["id"], r["map"], r["small_map"], r["train.lr"]) for r in
+            data["runs"]][:2] == [(1, "3scale_sizeaware_100k", 0.3408, 0.1353, "0.01"),
+                                  (2, "3scale_baseline", 0.3402, 0.1728, "0.01")]
+    cut = json.loads(cli("leaderboard", "--metric", "map", "--top", "5", "--format",
+                         "json")[1])
+    assert cut == data
+    code, out, _ = cli("leaderboard", "--metric", "map", "--format", "csv")
+    lines = out.splitlines()
+    assert lines[0] == "rank,id,map (x100),delta (x100),delta_pct,small_map,train.lr,note"
+    assert lines[2] == "2,3scale_baseline,0.3402,0.0,0.0,0.1728,0.01,baseline"
+    assert len(lines) == 6
+
+
+def test_a_streamed_board_ranks_ties_and_missing_runs_like_a_listed_one(workspace: Path,
+                                                                         cli) -> None:
+    from expctl import leaderboard
+    from expctl.registry import open_registry
+    from expctl.workspace import Workspace
+
+    rows = [{"id": f"r{i:02d}", "metrics": {"m": (i // 3) / 10} if i % 7 else {"x": 1}}
+            for i in range(25)]
+    assert cli("import", str(write_jsonl(workspace.parent / "r.jsonl", rows)))[0] == 0
+    ws = Workspace(workspace)
+    with open_registry(ws) as db:
+        listed = leaderboard.build_board(ws, db, "m", "r05").rows
+        old_chunk, leaderboard.STREAM_CHUNK = leaderboard.STREAM_CHUNK, 4  # several chunks
+        try:
+            streamed = list(leaderboard.build_board(ws, db, "m", "r05", stream=True).rows)
+        finally:
+            leaderboard.STREAM_CHUNK = old_chunk
+    assert streamed == listed
+    assert [r.rank for r in listed][:6] == [1, 2, 2, 4, 4, 4]
+    assert [r.id for r in listed if r.missing] == ["r00", "r07", "r14", "r21"]

@@ -38,7 +38,7 @@ def test_ls_lists_newest_first_with_the_primary_metric(workspace: Path, cli) -> 
         "baseline_1k  baseline  created  2025-03-01 10:00   1000  small_map 0.1728",
     ]
     code, out, _ = cli("ls", "--format", "json")
-    rows = json.loads(out)
+    rows = json.loads(out)["runs"]
     assert rows[2] == {"id": "baseline_1k", "recipe": "baseline", "status": "created",
                        "created": "2025-03-01T10:00:00+00:00", "steps": 1000,
                        "imported": False, "primary_metric": "small_map",
@@ -55,7 +55,7 @@ def test_ls_filters_and_limits(workspace: Path, cli) -> None:
     assert cli("import", str(write_jsonl(workspace.parent / "r.jsonl", rows)), "--recipe",
                "ext")[0] == 0
     assert cli("new", "baseline_1k")[0] == 0
-    ids = lambda *a: [r["id"] for r in json.loads(cli("ls", "-f", "json", *a)[1])]  # noqa: E731
+    ids = lambda *a: [r["id"] for r in json.loads(cli("ls", "-f", "json", *a)[1])["runs"]]  # noqa: E731
     assert len(ids()) == 13
     assert ids("--status", "created") == ["baseline_1k"]
     assert ids("--recipe", "ext", "--limit", "3") == ["imp11", "imp10", "imp09"]
@@ -70,7 +70,8 @@ def test_ls_in_an_empty_workspace(workspace: Path, cli) -> None:
     assert code == 0
     assert out == "id  recipe  status  created  steps  primary\n"
     assert "no runs yet" in err
-    assert cli("ls", "--format", "json")[:2] == (0, "[]\n")  # and again, on what the first left
+    # and again, on what the first left
+    assert cli("ls", "--format", "json")[:2] == (0, '{"runs": [], "formats": {}}\n')
 
 
 def test_ls_rebuilds_a_deleted_registry(workspace: Path, cli) -> None:
@@ -177,3 +178,26 @@ def test_show_names_a_config_whose_params_are_not_a_mapping(workspace: Path, cli
     assert code == ExitCode.BAD_INPUT  # was an internal AttributeError
     assert out == ""
     assert err.splitlines() == [f"error: {config}: `params` must be a mapping, not a list."]
+
+
+def test_ls_json_and_csv_of_every_run_are_streamed_with_the_formats(workspace: Path,
+                                                                     cli) -> None:
+    """`--limit 0` in json/csv is written as the registry is read; json ends with the number
+    format of each primary metric shown (values stay raw)."""
+    (workspace / "expctl.yaml").write_text("metrics:\n  small_map: {scale: 100}\n")
+    for run_id, value in (("baseline_1k", "0.1728"), ("baseline_2k", "0.25")):
+        assert cli("new", run_id)[0] == 0
+        assert cli("record", run_id, f"small_map={value}")[0] == 0
+    assert cli("tag", "baseline_2k", "paper")[0] == 0
+    code, out, err = cli("ls", "--limit", "0", "--format", "json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert [(r["id"], r["primary_value"], r["tags"]) for r in data["runs"]] == [
+        ("baseline_2k", 0.25, ["paper"]), ("baseline_1k", 0.1728, [])]
+    assert data["formats"] == {"small_map": {"direction": "higher", "scale": 100.0,
+                                             "decimals": 2, "label": "small_map",
+                                             "unit": None}}
+    assert json.loads(cli("ls", "--limit", "5", "--format", "json")[1]) == data
+    code, out, _ = cli("ls", "--limit", "0", "--format", "csv")
+    assert out.splitlines()[1].startswith("baseline_2k,baseline,created,")
+    assert out.splitlines()[1].endswith(",small_map,0.25")

@@ -25,7 +25,7 @@ def test_changed_folders_are_read_again(workspace: Path, cli) -> None:
     def board() -> list[tuple[str, float]]:
         code, out, err = cli("leaderboard", "--metric", "map", "--format", "json")
         assert code == 0, err
-        return [(r["id"], r["map"]) for r in json.loads(out)]
+        return [(r["id"], r["map"]) for r in json.loads(out)["runs"]]
 
     assert board() == [("c", 0.3), ("b", 0.2), ("a", 0.1)]
     # As git writes a file: a new file renamed over the old one.
@@ -43,4 +43,4 @@ def test_changed_folders_are_read_again(workspace: Path, cli) -> None:
     shutil.rmtree(runs / "c")
     assert board() == [("a", 0.9), ("d", 0.3), ("b", 0.05)]
     code, out, err = cli("ls", "--format", "json")
-    assert code == 0 and sorted(r["id"] for r in json.loads(out)) == ["a", "b", "d"], err
+    assert code == 0 and sorted(r["id"] for r in json.loads(out)["runs"]) == ["a", "b", "d"], err

@@ -133,7 +133,7 @@ def test_ls_shows_the_derived_status(run_2k, cli) -> None:
     assert out.splitlines()[1:] == []  # the header only: after the refresh no run is lost
     assert "no runs match" in err
     code, out, _ = cli("ls", "--format", "json")
-    assert [r["status"] for r in json.loads(out)] == ["created"]
+    assert [r["status"] for r in json.loads(out)["runs"]] == ["created"]
 
 
 def test_index_reads_run_folder_truth_not_the_previous_row(run_2k) -> None:
@@ -174,7 +174,7 @@ def test_huge_numbers_are_stored_without_breaking_the_index(workspace: Path, cli
         == [(0.5, None, 1)]  # the unrepresentable value is left out like inf
     code, out, err = cli("ls", "--format", "json")
     assert code == 0, err
-    assert {r["id"]: r["steps"] for r in json.loads(out)} == {
+    assert {r["id"]: r["steps"] for r in json.loads(out)["runs"]} == {
         "baseline_99999999999999999999m": None, "big": 1000}
 
 

@@ -174,7 +174,7 @@ def test_cli_reports_a_broken_registry_and_reindex_repairs_it(workspace: Path, c
     assert len(kept) == 1 and kept[0].read_bytes() == b"\x00garbage" * 1000
     code, out, err = cli("ls", "--format", "json")
     assert code == 0, err
-    assert sorted(r["id"] for r in json.loads(out)) == ["a", "b"]
+    assert sorted(r["id"] for r in json.loads(out)["runs"]) == ["a", "b"]
 
 
 def _jsonl(workspace: Path) -> Path:
@@ -225,7 +225,7 @@ def test_reindex_that_fails_midway_leaves_the_old_index(workspace: Path, cli,
     assert cli("import", str(_jsonl(workspace)))[0] == 0
     from expctl.registry import index
 
-    def crash(db, records) -> None:
+    def crash(db, records, **_) -> None:
         db.executemany(index.UPSERT_RUN, [index._run_row(records[0], "x")])
         raise RuntimeError("power cut")
 

@@ -45,14 +45,14 @@ def _import(cli, root: Path, rows: list[dict]) -> None:
 def _ls(cli, root: Path, *args: str) -> list[dict]:
     code, out, err = cli("ls", "--format", "json", "--limit", "0", *args, cwd=root)
     assert code == 0, err
-    return json.loads(out)
+    return json.loads(out)["runs"]
 
 
 def _board(cli, root: Path, *args: str) -> list[tuple]:
     code, out, err = cli("leaderboard", "--metric", "map", "--format", "json", *args, cwd=root)
     assert code == 0, err
     return [(r["id"], r["map"], r["rank"], r["baseline"], r.get("workspace"))
-            for r in json.loads(out)]
+            for r in json.loads(out)["runs"]]
 
 
 def test_two_workspaces_share_a_registry(tmp_path: Path, cli, shared_url: str) -> None:
