@@ -16,6 +16,10 @@ CLI_TESTS ?= tests/cli
 TEST_WORKERS ?= 4
 PYTEST := $(BIN)/python -m pytest -q -rs -n $(TEST_WORKERS) --dist loadgroup
 
+# Bytecode caches are what users have; without them every expctl process of the tests and
+# benchmarks compiles expctl again (some sandboxes set this variable).
+unexport PYTHONDONTWRITEBYTECODE
+
 .PHONY: install system-deps test test-typer-lowest bench lint demo clean
 
 $(BIN)/python:

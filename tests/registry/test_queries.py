@@ -41,7 +41,7 @@ def ls_ids(cli, *wheres: str) -> list[str]:
     """Ids listed by `ls --where ...`, sorted (ls lists newest first)."""
     code, out, err = cli("ls", "--format", "json", *[a for w in wheres for a in ("-w", w)])
     assert code == 0, err
-    return sorted(r["id"] for r in json.loads(out))
+    return sorted(r["id"] for r in json.loads(out)["runs"])
 
 
 def board_ids(cli, *wheres: str, metric: str = "map") -> list[str]:
@@ -49,7 +49,7 @@ def board_ids(cli, *wheres: str, metric: str = "map") -> list[str]:
     code, out, err = cli("leaderboard", "--metric", metric, "--format", "json",
                          *[a for w in wheres for a in ("--where", w)])
     assert code == 0, err
-    return sorted(r["id"] for r in json.loads(out))
+    return sorted(r["id"] for r in json.loads(out)["runs"])
 
 
 CASES = [
@@ -106,11 +106,11 @@ def test_board_ranks_the_filtered_runs_and_marks_missing_ones(runs: Path, cli) -
     code, out, err = cli("leaderboard", "--metric", "small_map", "--where", "train.lr>=0.01",
                          "--format", "json")
     assert code == 0, err
-    assert [(r["rank"], r["id"], r["missing"]) for r in json.loads(out)] == [
+    assert [(r["rank"], r["id"], r["missing"]) for r in json.loads(out)["runs"]] == [
         (1, "a", False), (2, "d", False)]
     code, out, err = cli("leaderboard", "--metric", "small_map", "--where", "arch=4scale",
                          "--format", "json")
-    assert [(r["rank"], r["id"], r["missing"]) for r in json.loads(out)] == [
+    assert [(r["rank"], r["id"], r["missing"]) for r in json.loads(out)["runs"]] == [
         (1, "d", False), (None, "b", True)]
 
 
@@ -118,7 +118,7 @@ def test_top_with_a_filter_counts_what_it_hides(runs: Path, cli) -> None:
     code, out, err = cli("leaderboard", "--metric", "map", "--top", "1", "--where",
                          "map>0.2", "--format", "json")
     assert code == 0, err
-    assert [r["id"] for r in json.loads(out)] == ["a"]
+    assert [r["id"] for r in json.loads(out)["runs"]] == ["a"]
     assert "2 more runs not shown" in err
     code, out, err = cli("ls", "--limit", "1", "--where", "train.lr<=0.01")
     assert code == 0, err
@@ -150,7 +150,7 @@ def test_large_registry_says_more_match_without_counting(runs: Path, cli, monkey
 def board_rows(cli, *args: str) -> list[dict]:
     code, out, err = cli("leaderboard", "--metric", "map", "--format", "json", *args)
     assert code == 0, err
-    return json.loads(out)
+    return json.loads(out)["runs"]
 
 
 def test_filters_combine_with_the_older_options(runs: Path, cli) -> None:
@@ -158,7 +158,7 @@ def test_filters_combine_with_the_older_options(runs: Path, cli) -> None:
     assert ls_ids(cli, "tag=best") == ["a"]
     assert ls_ids(cli, "tag!=best", "recipe=ext") == ["b", "c", "d"]
     code, out, _ = cli("ls", "-f", "json", "--status", "imported", "-w", "map<0.35")
-    assert sorted(r["id"] for r in json.loads(out)) == ["b", "c"]
+    assert sorted(r["id"] for r in json.loads(out)["runs"]) == ["b", "c"]
     assert board_ids(cli, "tag!=best") == ["b", "baseline_1k", "c", "d"]  # d, e: missing
 
 
@@ -197,11 +197,11 @@ def test_a_percent_threshold_is_compared_raw_with_a_warning(runs: Path, cli) -> 
     (runs / "expctl.yaml").write_text("metrics:\n  map: {scale: 100}\n", encoding="utf-8")
     code, out, err = cli("ls", "--format", "json", "--where", "map>30")
     assert code == 0, err
-    assert json.loads(out) == []
+    assert json.loads(out)["runs"] == []
     assert ("warning: --where map>30: `map` is compared as stored (0.25 to 0.4), not as shown "
             "(x100); did you mean map>0.3?") in err
     code, out, err = cli("leaderboard", "-m", "map", "--where", "map>0.3", "--format", "json")
-    assert code == 0 and [r["id"] for r in json.loads(out)] == ["a"]
+    assert code == 0 and [r["id"] for r in json.loads(out)["runs"]] == ["a"]
     assert "warning" not in err
 
 
