@@ -13,7 +13,8 @@ import click
 import pytest
 import typer
 
-from expctl.cli import COMMANDS, app, load_command
+from expctl.cli import COMMANDS
+from expctl.cli.app import app, load_command
 from expctl.registry.settings import read_settings
 from expctl.workspace import Workspace
 

@@ -7,10 +7,20 @@ from __future__ import annotations
 import os
 import sys
 
-from expctl.cli.app import APPLICATION, app
-from expctl.cli.catalog import COMMANDS, command_module, load_command
+from expctl.cli.catalog import COMMANDS, command_module, top_level_help
 
-__all__ = ["COMMANDS", "app", "command_module", "load_command", "main", "run"]
+__all__ = ["COMMANDS", "command_module", "load_command", "main", "run"]
+
+
+def __getattr__(name: str):
+    """`load_command` (expctl.cli.app) is imported when first asked for: importing expctl.cli,
+    as the console script does, must not import typer (see `run`). The typer app itself is
+    expctl.cli.app.app."""
+    if name == "load_command":
+        from expctl.cli.app import load_command
+
+        return load_command
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _terminate(signum, frame) -> None:
@@ -32,6 +42,13 @@ def run(argv: list[str]) -> int:
     and its exit code, a bug one line unless EXPCTL_DEBUG is set. (Tests call this in-process.)"""
     import signal
 
+    if argv in (["--help"], ["-h"]):  # the catalog's help: typer not even imported
+        text = top_level_help()
+        if text is not None:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+            return 0
+    from expctl.cli.app import APPLICATION, app
     from expctl.errors import ExitCode, ExpctlError, Terminated
 
     APPLICATION.workspace = None  # each command line starts from no global options

@@ -6,13 +6,60 @@ SQLAlchemy, GitPython, pydantic, torch and tensorboard are imported inside comma
 
 from __future__ import annotations
 
+import difflib
+import importlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import typer
+from typer.core import TyperCommand, TyperGroup
 
-from expctl.cli.catalog import CommandCatalog
+from expctl.cli.catalog import COMMANDS, command_module
+
+
+def load_command(name: str) -> TyperCommand | TyperGroup:
+    """The click command of `name`, built from the one-command Typer app (`app`) of its
+    module."""
+    module = importlib.import_module(command_module(name))
+    return typer.main.get_command(module.app)
+
+
+class CommandCatalog(TyperGroup):
+    """The root group: lists the catalog's commands and summaries, and builds a command only
+    when the command line names it (typer's documented `cls=` extension point)."""
+
+    def list_commands(self, ctx: typer.Context) -> list[str]:
+        return list(COMMANDS)
+
+    # Completing a command name asks get_command for every name that fits: while it does,
+    # each is answered by a stand-in holding the catalog's summary, and nothing is imported.
+    _summaries_only = False
+
+    def shell_complete(self, ctx: typer.Context, incomplete: str):
+        """The command names (with their summaries) and root options that fit `incomplete`."""
+        self._summaries_only = True
+        try:
+            return super().shell_complete(ctx, incomplete)
+        finally:
+            self._summaries_only = False
+
+    def get_command(self, ctx: typer.Context, cmd_name: str):
+        if self._summaries_only and cmd_name not in self.commands and cmd_name in COMMANDS:
+            summary = COMMANDS[cmd_name]
+            return TyperCommand(cmd_name, help=summary, short_help=summary)
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            self.commands[cmd_name] = load_command(cmd_name)
+        command = self.commands.get(cmd_name)
+        if command is None and not ctx.resilient_parsing:
+            close = difflib.get_close_matches(cmd_name, COMMANDS)
+            ctx.fail(f"No such command '{cmd_name}'."
+                     + (f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""))
+        return command
+
+    def format_commands(self, ctx: typer.Context, formatter) -> None:
+        with formatter.section("Commands"):
+            formatter.write_dl(list(COMMANDS.items()))
 
 
 @dataclass
@@ -43,7 +90,7 @@ app = APPLICATION.typer_app
 
 def command_app(**settings) -> typer.Typer:
     """The Typer app of one command module, with the one command (or command group) it
-    registers; expctl.cli.catalog builds it when the command line names it."""
+    registers; CommandCatalog builds it when the command line names it."""
     return typer.Typer(**TYPER_SETTINGS, **settings)
 
 

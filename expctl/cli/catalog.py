@@ -1,15 +1,12 @@
-"""The catalog of expctl's commands: each name with its one-line summary, in the order
-`--help` lists them, and the group that imports a command's module only when that command
-runs, so `expctl --help` and `expctl ls` pay for one command module, not 33 (and completing a
-command name in the shell for none)."""
+"""The catalog of expctl's commands, standard library only: each name with its one-line
+summary, in the order `--help` lists them, the module that holds it, and the top-level help,
+which `expctl --help` prints without importing typer (the one command line a user types that
+needs no command at all). expctl.cli.app builds a command only when the command line names it,
+so `expctl ls` pays for one command module, not 33."""
 
 from __future__ import annotations
 
-import difflib
-import importlib
-
-import typer
-from typer.core import TyperCommand, TyperGroup
+import shutil
 
 # The experiment cycle's order. A test checks that each summary is the first line of the
 # command's own help.
@@ -55,45 +52,36 @@ def command_module(name: str) -> str:
     return "expctl.cli." + {"import": "import_"}.get(name, name.replace("-", "_"))
 
 
-def load_command(name: str) -> typer.core.TyperCommand | TyperGroup:
-    """The click command of `name`, built from the one-command Typer app (`app`) of its
-    module."""
-    module = importlib.import_module(command_module(name))
-    return typer.main.get_command(module.app)
+# The top-level help as typer renders it (click's layout at its 80-column cap), less the
+# commands: printed by top_level_help without importing typer, which costs more than half of
+# `expctl --help`. tests/cli/test_commands.py checks it against typer's own rendering.
+HELP_HEAD = """Usage: expctl [OPTIONS] COMMAND [ARGS]...
+
+  Experiment orchestration for deep-learning research: runs, jobs, metrics,
+  leaderboards.
+
+Options:
+  -C, --workspace DIR   Workspace folder (default: EXPCTL_WORKSPACE, or the
+                        nearest folder upwards with expctl.yaml).
+  --version             Print the version and exit.
+  --install-completion  Install completion for the current shell.
+  --show-completion     Show completion for the current shell, to copy it or
+                        customize the installation.
+  -h, --help            Show this message and exit.
+
+Commands:
+"""
+HELP_WIDTH = 80  # click's default max_content_width: wider terminals get the same text
+NAME_COLUMN = max(len(name) for name in COMMANDS) + 2  # click's definition list: name, 2 spaces
 
 
-class CommandCatalog(TyperGroup):
-    """The root group: lists the catalog's commands and summaries, and builds a command only
-    when the command line names it (typer's documented `cls=` extension point)."""
-
-    def list_commands(self, ctx: typer.Context) -> list[str]:
-        return list(COMMANDS)
-
-    # Completing a command name asks get_command for every name that fits: while it does,
-    # each is answered by a stand-in holding the catalog's summary, and nothing is imported.
-    _summaries_only = False
-
-    def shell_complete(self, ctx: typer.Context, incomplete: str):
-        """The command names (with their summaries) and root options that fit `incomplete`."""
-        self._summaries_only = True
-        try:
-            return super().shell_complete(ctx, incomplete)
-        finally:
-            self._summaries_only = False
-
-    def get_command(self, ctx: typer.Context, cmd_name: str):
-        if self._summaries_only and cmd_name not in self.commands and cmd_name in COMMANDS:
-            summary = COMMANDS[cmd_name]
-            return TyperCommand(cmd_name, help=summary, short_help=summary)
-        if cmd_name not in self.commands and cmd_name in COMMANDS:
-            self.commands[cmd_name] = load_command(cmd_name)
-        command = self.commands.get(cmd_name)
-        if command is None and not ctx.resilient_parsing:
-            close = difflib.get_close_matches(cmd_name, COMMANDS)
-            ctx.fail(f"No such command '{cmd_name}'."
-                     + (f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""))
-        return command
-
-    def format_commands(self, ctx: typer.Context, formatter) -> None:
-        with formatter.section("Commands"):
-            formatter.write_dl(list(COMMANDS.items()))
+def top_level_help() -> str | None:
+    """`expctl --help`'s text, or None where click would lay it out differently (a terminal
+    narrower than its 80-column cap, a summary that would wrap): typer renders it then."""
+    if shutil.get_terminal_size().columns < HELP_WIDTH:
+        return None
+    text_width = HELP_WIDTH - 2 - NAME_COLUMN - 2  # click: width - 2, indent 2, the names
+    if any(len(summary) > text_width for summary in COMMANDS.values()):
+        return None
+    rows = [f"  {name:<{NAME_COLUMN}}{summary}" for name, summary in COMMANDS.items()]
+    return HELP_HEAD + "\n".join(rows) + "\n"

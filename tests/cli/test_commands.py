@@ -51,3 +51,27 @@ def test_no_other_module_registers_a_command() -> None:
         decorators = [d for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)
                       for d in n.decorator_list]
         assert not any("command" in ast.unparse(d) for d in decorators), stem
+
+
+def test_the_top_level_help_printed_without_typer_is_typers_own(monkeypatch) -> None:
+    """`expctl --help` prints the catalog's text without importing typer: it must be exactly
+    what typer renders (a changed global option or summary must change both)."""
+    import typer
+
+    from expctl.cli.app import app
+    from expctl.cli.catalog import top_level_help
+
+    monkeypatch.setenv("COLUMNS", "120")
+    group = typer.main.get_command(app)
+    ctx = typer.Context(group, info_name="expctl", **group.context_settings)
+    assert top_level_help() == group.get_help(ctx) + "\n"
+
+
+def test_a_narrow_terminal_gets_typers_layout(cli, tmp_path: Path, monkeypatch) -> None:
+    from expctl.cli.catalog import top_level_help
+
+    monkeypatch.setenv("COLUMNS", "60")
+    assert top_level_help() is None
+    code, out, _ = cli("--help", cwd=tmp_path)
+    assert code == 0 and "Commands:" in out
+    assert max(len(line) for line in out.splitlines()) <= 60

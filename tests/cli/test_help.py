@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 import typer
 
-from expctl.cli import COMMANDS, app, load_command
+from expctl.cli import COMMANDS
+from expctl.cli.app import app, load_command
 
 # What typer and click print when a parameter has no metavar of its own.
 TYPE_NAMES = {"TEXT", "INTEGER", "FLOAT", "BOOLEAN", "PATH", "FILENAME", "UUID", "CHOICE",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -37,6 +38,15 @@ def loaded_heavy_modules(body: str, cwd: Path) -> list[str]:
                           text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_the_top_level_help_imports_no_typer(tmp_path: Path) -> None:
+    code = ("import sys\nfrom expctl.cli import run\nrun(['--help'])\n"
+            "print('typer' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=120, env={**os.environ, "COLUMNS": "100"})
+    assert done.stdout.startswith("Usage: expctl [OPTIONS] COMMAND")
+    assert done.stdout.splitlines()[-1] == "False"
 
 
 def test_importing_the_cli_loads_no_heavy_module(tmp_path: Path) -> None:
