@@ -82,7 +82,8 @@ def _fast(ws: Workspace) -> ReadSettings | None:
     except (OSError, UnicodeDecodeError):
         return None  # the full validation names the problem
     data = _parsed_before(ws, text)
-    if data is _NOT_CACHED:
+    fresh = data is _NOT_CACHED
+    if fresh:
         import yaml
 
         loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -90,7 +91,16 @@ def _fast(ws: Workspace) -> ReadSettings | None:
             data = yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader
         except yaml.YAMLError:
             return None
+    settings = _from_data(data)
+    # Remembered only once its shape is checked: the shape has scalars at its leaves, while
+    # any other YAML (an alias bomb) could expand without bound when written out as JSON.
+    if fresh and settings is not None:
         _remember_parsed(ws, text, data)
+    return settings
+
+
+def _from_data(data: Any) -> ReadSettings | None:
+    """Settings from parsed expctl.yaml of the expected shape, else None."""
     if data is None:
         return ReadSettings()
     if not isinstance(data, dict) or not set(data) <= KNOWN_KEYS:
