@@ -222,13 +222,16 @@ def cli_process(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[...,
     return run
 
 
+SETTINGS_CACHE = ".expctl/settings-parsed.json"  # expctl.yaml's parse, written by any reader
+
+
 def tree_state(root: Path) -> dict[str, bytes]:
     """Every file under `root` (but .git) with its content: compare before and after a command
     to prove it changed nothing."""
     state = {}
     for path in sorted(root.rglob("*")):
         rel = path.relative_to(root)
-        if rel.parts[0] == ".git":
+        if rel.parts[0] == ".git" or str(rel) == SETTINGS_CACHE:
             continue
         state[str(rel) + ("/" if path.is_dir() else "")] = b"" if path.is_dir() else \
             path.read_bytes()

@@ -22,6 +22,7 @@ from expctl.workspace import Workspace, init_workspace
 
 RECIPE = 'description: t\ncommand: "true"\nsteps_param: steps\nparams: {steps: 5}\n' \
          "metrics: {primary: map}\n"
+pytestmark = pytest.mark.sqlite_only  # the SQLite file and its log on a full disk
 WARNING = "the disk is full: runs are listed as last indexed"
 
 
@@ -74,7 +75,7 @@ def two_runs(disk: Path) -> Path:
 
 def listed_ids(done) -> list[str]:
     assert done.returncode == 0, done.stderr
-    return [row["id"] for row in json.loads(done.stdout)]
+    return [row["id"] for row in json.loads(done.stdout)["runs"]]
 
 
 def test_ls_and_leaderboard_list_from_the_registry_on_a_full_disk(disk: Path):
