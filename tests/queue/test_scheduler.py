@@ -139,8 +139,8 @@ def test_an_after_chain_runs_in_order_and_a_failed_dependency_blocks(kit) -> Non
 
 def test_a_killed_scheduler_starts_nothing_twice_and_the_queue_goes_on(kit) -> None:
     ids = [f"k{i}" for i in range(5)]
-    for run_id in ids:
-        kit.new(run_id, seconds=2.0)
+    for run_id in ids:  # long enough that the first two still run when the second starts,
+        kit.new(run_id, seconds=6.0)  # however slowly a loaded machine launches them
     kit.cli("launch", *ids, "--queue")
     wait_until(lambda: sum(1 for e in events(kit) if e["event"] == "start") == 2, 30,
                "two runs to start")
