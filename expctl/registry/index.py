@@ -17,6 +17,7 @@ from expctl.registry.folders import RunRecord, read_record, run_folder_exists
 from expctl.registry.freshness import changed_folders, folder_stamp, mark_in_step
 from expctl.registry.migrations import open_registry
 from expctl.registry.settings import registry_url
+from expctl.rundir import RUN_FILE
 from expctl.workspace import Workspace
 
 # States that change without expctl writing anything (the job runs on, or its session dies):
@@ -25,6 +26,11 @@ VOLATILE_STATES = ("queued", "blocked", "running", "lost")  # may change on thei
 # Up to this many runs stored as `created`, `ls` looks for each one's launch.json; beyond it,
 # it lists the launch lock files once instead.
 STAT_AT_MOST = 100
+# From this many run folders on, reindex parses them in worker processes, this many a chunk
+# (EXPCTL_REINDEX_PARALLEL_AT sets the threshold, for tests of the parallel path).
+PARALLEL_AT_LEAST = int(os.environ.get("EXPCTL_REINDEX_PARALLEL_AT") or 500)
+PARALLEL_CHUNK = 250
+REINDEX_CACHE_KIB = 128 * 1024  # SQLite page cache for reindex's one transaction (default 2 MB)
 
 _RUN_COLUMNS = ("workspace", "id", "workspace_path", "recipe", "status", "created", "created_ts",
                 "imported", "steps", "primary_metric", "git_sha", "git_branch", "git_dirty",
@@ -52,6 +58,8 @@ class ReindexResult:
     metrics: int = 0
     skipped: list[str] = field(default_factory=list)  # "id: problem" for unreadable folders
     notes: list[str] = field(default_factory=list)  # what reindex did besides (a file set aside)
+    # {run id: folder_signature taken just before the folder was read}, for reindex
+    signatures: dict[str, tuple] = field(default_factory=dict, repr=False)
 
 
 def index_runs(ws: Workspace, run_ids: Iterable[str], db: Database | None = None) -> int:
@@ -183,7 +191,6 @@ def write_records(db: Database, records: Sequence[RunRecord], only_new: bool = F
     transaction). `only_new`: leave runs that already have a row (a fill read before the
     lock must not undo what another command indexed meanwhile); `emptied`: the caller has
     just deleted every row of the workspace, so there are no old params to delete."""
-    from expctl.registry.folders import param_value
     from expctl.rundir import now_iso
 
     if only_new and records:
@@ -202,13 +209,7 @@ def write_records(db: Database, records: Sequence[RunRecord], only_new: bool = F
         db.executemany("DELETE FROM params WHERE workspace = :key AND run_id = :id", ids)
         db.executemany("DELETE FROM metrics WHERE workspace = :key AND run_id = :id", ids)
         db.executemany("DELETE FROM tags WHERE workspace = :key AND run_id = :id", ids)
-    params = []
-    for r in records:
-        for name, value in r.params.items():
-            text, number = param_value(value)
-            params.append({"workspace": key, "run_id": r.id, "name": name, "value_text": text,
-                           "value_num": number})
-    db.executemany(INSERT_PARAM, params)
+    db.executemany(INSERT_PARAM, [row for r in records for row in _param_rows(r, key)])
     db.executemany(INSERT_METRIC, [m for r in records for m in _metric_rows(r, widest, key)])
     db.executemany(INSERT_TAG, [{"workspace": key, "run_id": r.id, "tag": t} for r in records
                                 for t in r.tags])
@@ -238,12 +239,18 @@ def reindex(ws: Workspace) -> ReindexResult:
         if kept is not None:
             result.notes.append(f"`{path}` could not be read as a database; kept as `{kept}`")
     with open_registry(ws, url) as db:  # refuses a foreign or newer database, untouched
-        before = folder_signatures(ws.runs_dir)  # taken first: a later change shows as one
         read, records = _read_all(ws)
+        before = read.signatures  # each taken before its folder was read: a later change shows
+        if db.dialect == "sqlite":  # the index updates of 10**5 rows fit in memory: far faster
+            db.execute(f"PRAGMA cache_size = -{REINDEX_CACHE_KIB}")
         with db.transaction():
-            for table in ("params", "metrics", "tags", "runs"):
-                db.execute(f"DELETE FROM {table} WHERE workspace = :key", {"key": db.key})
-            write_records(db, records, emptied=True)
+            # Rows equal to what the folders say stay: rewriting 10**5 index entries costs
+            # far more than comparing them.
+            stored = _stored_rows(db)
+            widest = _widest_int(db)
+            delete_runs(db, sorted(stored.keys() - {r.id for r in records}))
+            write_records(db, [r for r in records if stored.get(r.id) !=
+                               _comparable(r, widest, db.key, db.workspace_path)])
         # A command that wrote a run's files after they were read may have indexed them
         # before this transaction replaced its rows: index every folder changed since.
         after = folder_signatures(ws.runs_dir)
@@ -299,7 +306,7 @@ def refresh_statuses(ws: Workspace, db: Database, derived: dict | None = None) -
     run.yaml itself is not parsed here; a folder changed by hand is read again by
     refresh_changed."""
     from expctl.launchers.jobfiles import launched_run_ids
-    from expctl.rundir import LAUNCH_FILE, RUN_FILE
+    from expctl.rundir import LAUNCH_FILE
 
     marks = ", ".join(f":s{i}" for i in range(len(VOLATILE_STATES)))
     rows = db.query(f"SELECT id, status, steps, imported FROM runs WHERE workspace = :key"
@@ -342,7 +349,8 @@ SIGNATURE_FILES = ("run.yaml", "config.yaml", "experiment_results.json", "metric
 
 def folder_signatures(runs_dir: Path) -> dict[str, tuple]:
     """{run id: its folder_signature}: cheap stats only."""
-    return {run_id: folder_signature(runs_dir / run_id) for run_id in list_folder_ids(runs_dir)}
+    return {run_id: folder_signature(os.path.join(runs_dir, run_id))
+            for run_id in list_folder_ids(runs_dir)}
 
 
 def folder_signature(folder: Path | str) -> tuple:
@@ -363,27 +371,64 @@ def list_folder_ids(runs_dir: Path) -> list[str]:
     if not runs_dir.is_dir():
         return []
     with os.scandir(runs_dir) as entries:
-        return sorted(e.name for e in entries
-                      if not e.name.startswith(".") and run_folder_exists(runs_dir, e.name))
+        return sorted(e.name for e in entries if not e.name.startswith(".")
+                      and os.path.isfile(os.path.join(e.path, RUN_FILE)))
 
 
 # --- internals ---------------------------------------------------------------------------------
 
 
 def _read_all(ws: Workspace) -> tuple[ReindexResult, list[RunRecord]]:
-    from expctl.errors import ExpctlError
-
+    """Every run folder read (in worker processes when there are many), in id order; the
+    result's `signatures` holds each folder's signature from just before it was read."""
     result = ReindexResult()
     records = []
-    for run_id in list_folder_ids(ws.runs_dir):
-        try:
-            records.append(read_record(ws.runs_dir, run_id))
-        except ExpctlError as exc:
-            result.skipped.append(problem_line(run_id, exc))
+    for run_id, signature, record, problem in read_folders(ws.runs_dir,
+                                                           list_folder_ids(ws.runs_dir)):
+        result.signatures[run_id] = signature
+        if record is not None:
+            records.append(record)
+        else:
+            result.skipped.append(problem)
     result.runs = len(records)
     result.params = sum(len(r.params) for r in records)
     result.metrics = sum(len(r.metrics) for r in records)
     return result, records
+
+
+def read_folders(runs_dir: Path, run_ids: Sequence[str]) -> list[tuple]:
+    """(id, signature, record or None, problem line or None) of each folder, in the order
+    given. Beyond PARALLEL_AT_LEAST folders, chunks are parsed by worker processes (YAML
+    parsing is the bulk of a reindex); they only read, the caller alone writes the registry."""
+    if len(run_ids) < PARALLEL_AT_LEAST or (os.cpu_count() or 1) < 2:
+        return _read_chunk(str(runs_dir), list(run_ids))
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    from functools import partial
+
+    chunks = [list(run_ids[i:i + PARALLEL_CHUNK]) for i in range(0, len(run_ids), PARALLEL_CHUNK)]
+    # fork: workers start with expctl imported (spawn would import it again in each one).
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if "fork" in methods else None)
+    workers = min(os.cpu_count() or 1, len(chunks))
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        parts = pool.map(partial(_read_chunk, str(runs_dir)), chunks)  # in the chunks' order
+        return [row for part in parts for row in part]
+
+
+def _read_chunk(runs_dir: str, run_ids: list[str]) -> list[tuple]:
+    """read_folders' rows for some folders, read here (a worker process, or the caller)."""
+    from expctl.errors import ExpctlError
+
+    folder = Path(runs_dir)
+    rows = []
+    for run_id in run_ids:
+        signature = folder_signature(os.path.join(runs_dir, run_id))
+        try:
+            rows.append((run_id, signature, read_record(folder, run_id), None))
+        except ExpctlError as exc:
+            rows.append((run_id, signature, None, problem_line(run_id, exc)))
+    return rows
 
 
 SQLITE_WIDEST_INT = 2**63 - 1
@@ -419,6 +464,56 @@ def _run_row(r: RunRecord, stamp: str, widest: int = SQLITE_WIDEST_INT, key: str
         "git_dirty": r.git_dirty, "launcher": r.launcher, "session": r.session, "sweep": r.sweep,
         "indexed_at": stamp,
     }
+
+
+def _param_rows(r: RunRecord, key: str = "") -> list[dict]:
+    from expctl.registry.folders import param_value
+
+    rows = []
+    for name, value in r.params.items():
+        text, number = param_value(value)
+        rows.append({"workspace": key, "run_id": r.id, "name": name, "value_text": text,
+                     "value_num": number})
+    return rows
+
+
+_KEPT_RUN_COLUMNS = tuple(c for c in _RUN_COLUMNS if c not in ("workspace", "id", "indexed_at"))
+_KEPT_METRIC_COLUMNS = _METRIC_COLUMNS[2:]
+
+
+def _comparable(r: RunRecord, widest: int, key: str, workspace_path: str | None) -> tuple:
+    """The rows write_records would store for this record, in _stored_rows' form."""
+    run = _run_row(r, "", widest, key, workspace_path)
+    return (tuple(run[c] for c in _KEPT_RUN_COLUMNS),
+            frozenset((p["name"], p["value_text"], p["value_num"]) for p in _param_rows(r)),
+            frozenset(tuple(m[c] for c in _KEPT_METRIC_COLUMNS)
+                      for m in _metric_rows(r, widest, key)),
+            frozenset(r.tags))
+
+
+def _stored_rows(db: Database) -> dict[str, tuple]:
+    """{run id: (run columns but when indexed, params, metrics, tags)} of this workspace's rows,
+    as stored (read inside the caller's transaction)."""
+    key = {"key": db.key}
+    # PostgreSQL's streamed (server-side) cursor would refuse the transaction's later writes.
+    rows = db.stream if db.dialect == "sqlite" else db.query
+    runs = {row[0]: row[1:] for row in rows(
+        f"SELECT id, {', '.join(_KEPT_RUN_COLUMNS)} FROM runs WHERE workspace = :key", key)}
+    params: dict[str, set] = {i: set() for i in runs}
+    for run_id, *row in rows("SELECT run_id, name, value_text, value_num FROM params"
+                                  " WHERE workspace = :key", key):
+        params.setdefault(run_id, set()).add(tuple(row))
+    metrics: dict[str, set] = {i: set() for i in runs}
+    for run_id, *row in rows(f"SELECT run_id, {', '.join(_KEPT_METRIC_COLUMNS)}"
+                                  " FROM metrics WHERE workspace = :key", key):
+        metrics.setdefault(run_id, set()).add(tuple(row))
+    tags: dict[str, set] = {i: set() for i in runs}
+    for run_id, tag in rows("SELECT run_id, tag FROM tags WHERE workspace = :key", key):
+        tags.setdefault(run_id, set()).add(tag)
+    # A params/metrics/tags row without its run row (not written by expctl) compares unequal.
+    return {i: (runs.get(i), frozenset(params.get(i, ())), frozenset(metrics.get(i, ())),
+                frozenset(tags.get(i, ()))) for i in runs.keys() | params.keys()
+            | metrics.keys() | tags.keys()}
 
 
 def _metric_rows(r: RunRecord, widest: int = SQLITE_WIDEST_INT, key: str = "") -> list[dict]:

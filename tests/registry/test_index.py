@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ import yaml
 from conftest import registry_execute, registry_rows
 
 from expctl.phases.new import create_run
+from expctl.registry import index as index_module
 from expctl.registry import index_runs, refresh_statuses
 from expctl.registry.folders import param_value, summarize_series
 from expctl.registry.migrations import open_registry
@@ -204,3 +206,69 @@ def test_a_config_whose_params_are_not_a_mapping_is_skipped(workspace: Path, cli
     assert code == 0, err
     assert f"skipped bad: {config}: `params` must be a mapping, not a list." in err
     assert query(workspace, "SELECT id FROM runs") == [("good",)]
+
+
+_SERIAL_READ_CHUNK = index_module._read_chunk
+
+
+def _read_chunk_noting_pid(runs_dir: str, run_ids: list[str]) -> list[tuple]:
+    """index._read_chunk, leaving a file named after the process it ran in."""
+    (Path(runs_dir).parent / f"chunk-read-by-{os.getpid()}").touch()
+    return _SERIAL_READ_CHUNK(runs_dir, run_ids)
+
+
+def test_a_parallel_reindex_stores_what_a_serial_one_does(workspace: Path, cli,
+                                                          monkeypatch) -> None:
+    """Beyond PARALLEL_AT_LEAST folders worker processes parse them: same rows, same
+    warnings for a garbled folder, in the same order."""
+    from conftest import remove_registry, write_jsonl
+
+    rows = [{"id": f"r{i:02d}", "params": {"lr": i / 10, "arch": f"a{i % 3}", "deep": {"n": i}},
+             "metrics": {"map": i / 100, "loss": 1 - i / 100}} for i in range(12)]
+    assert cli("import", str(write_jsonl(workspace.parent / "runs.jsonl", rows)))[0] == 0
+    (workspace / "runs" / "r05" / "run.yaml").write_text("id: [unclosed\n", encoding="utf-8")
+    (workspace / "runs" / "r09" / "config.yaml").write_text("params: 3\n", encoding="utf-8")
+    monkeypatch.setattr(index_module, "_read_chunk", _read_chunk_noting_pid)
+    columns = [c for c in index_module._RUN_COLUMNS if c != "indexed_at"]
+
+    def reindexed(parallel_at: int) -> tuple:
+        remove_registry(workspace)
+        monkeypatch.setattr(index_module, "PARALLEL_AT_LEAST", parallel_at)
+        monkeypatch.setattr(index_module, "PARALLEL_CHUNK", 4)
+        code, out, err = cli("reindex")
+        assert code == 0, err
+        return (err, query(workspace, f"SELECT {', '.join(columns)} FROM runs ORDER BY id"),
+                *(query(workspace, f"SELECT * FROM {t} ORDER BY run_id, name")
+                  for t in ("params", "metrics")))
+
+    serial = reindexed(10**6)
+    readers = {p.name for p in workspace.glob("chunk-read-by-*")}
+    assert readers == {f"chunk-read-by-{os.getpid()}"}  # this process alone
+    parallel = reindexed(3)
+    assert len({p.name for p in workspace.glob("chunk-read-by-*")} - readers) >= 1  # workers
+    assert parallel == serial
+    err = serial[0]
+    assert err.index("skipped r05: ") < err.index("skipped r09: ")
+    assert "indexed 10 runs" in err and "skipped 2" in err
+    assert len(serial[1]) == 10 and len(serial[2]) == 30
+
+
+def test_reindex_rewrites_exactly_the_rows_that_differ_from_the_folders(workspace: Path,
+                                                                        cli) -> None:
+    """Rows equal to their folder's are left (their indexed_at too); a row changed in the
+    database, one lacking a param, and a row of a folder edited by hand are rebuilt."""
+    from conftest import write_jsonl
+
+    rows = [{"id": i, "params": {"lr": 0.1}, "metrics": {"map": 0.5}} for i in ("a", "b", "c", "d")]
+    assert cli("import", str(write_jsonl(workspace.parent / "runs.jsonl", rows)))[0] == 0
+    registry_execute(workspace, "UPDATE runs SET indexed_at = 'then'")
+    registry_execute(workspace, "UPDATE metrics SET value = 0.9 WHERE run_id = 'a'")
+    registry_execute(workspace, "DELETE FROM params WHERE run_id = 'b'")
+    write_results(load_run(Workspace(workspace), "c"), {"map": 0.7})
+    assert cli("reindex")[0] == 0
+    assert query(workspace, "SELECT run_id, value FROM metrics ORDER BY run_id") == [
+        ("a", 0.5), ("b", 0.5), ("c", 0.7), ("d", 0.5)]
+    assert query(workspace, "SELECT run_id FROM params ORDER BY run_id") == [
+        ("a",), ("b",), ("c",), ("d",)]
+    stamps = dict(query(workspace, "SELECT id, indexed_at FROM runs"))
+    assert stamps["d"] == "then" and all(stamps[i] != "then" for i in "abc")

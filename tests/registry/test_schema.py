@@ -224,6 +224,10 @@ def test_reindex_that_fails_midway_leaves_the_old_index(workspace: Path, cli,
                                                         monkeypatch) -> None:
     assert cli("import", str(_jsonl(workspace)))[0] == 0
     from expctl.registry import index
+    from expctl.runs import load_run, write_results
+
+    # A change by hand, so reindex has a row to rewrite (unchanged rows are left as they are).
+    write_results(load_run(Workspace(workspace), "a"), {"small_map": 0.99})
 
     def crash(db, records, **_) -> None:
         db.executemany(index.UPSERT_RUN, [index._run_row(records[0], "x")])
