@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 GIT_IDENTITY = {
@@ -64,3 +65,20 @@ def run_expctl(*args: str, cwd: Path, env: dict[str, str] | None = None,
         raise AssertionError(f"expctl {' '.join(args)} exited {done.returncode}, expected "
                              f"{expect}\nstdout:\n{done.stdout}\nstderr:\n{done.stderr}")
     return done
+
+
+def small_disk(tmp_path: Path, size: str) -> Iterator[Path]:
+    """A real tmpfs of `size` (e.g. "2m") at tmp_path/disk for one test, unmounted afterwards:
+    the tests' full disk. Skips the test without root or where mounting is not allowed."""
+    import pytest
+
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount)],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], check=False)

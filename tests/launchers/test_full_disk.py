@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import small_disk
 from launchkit import LaunchKit
 
 # Writes until the disk is full, says so (the supervisor may not manage to log it) and exits 0.
@@ -40,16 +41,7 @@ RECIPE = {
 
 @pytest.fixture()
 def disk(tmp_path: Path):
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root")
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)],
-                          capture_output=True, text=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
-    yield mount
-    subprocess.run(["umount", "-l", str(mount)], check=False)
+    yield from small_disk(tmp_path, "2m")
 
 
 def free_bytes(path: Path) -> int:

@@ -9,10 +9,10 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-import subprocess
 from pathlib import Path
 
 import pytest
+from helpers import small_disk
 from standins.kit import cli
 
 from expctl.phases.new import create_run
@@ -28,16 +28,7 @@ WARNING = "the disk is full: runs are listed as last indexed"
 
 @pytest.fixture()
 def disk(tmp_path: Path):
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root")
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(mount)],
-                          capture_output=True, text=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
-    yield mount
-    subprocess.run(["umount", "-l", str(mount)], check=False)
+    yield from small_disk(tmp_path, "3m")
 
 
 def fill(disk: Path) -> Path:
