@@ -147,20 +147,8 @@ def build_board(ws: Workspace, db: Database, metric: str | None = None,
     _add_baseline_row(db, rows, missing_ids, metric, direction, wheres, base_id, base_value)
     rows.extend(BoardRow(run_id, None, missing=True, workspace=key)
                 for key, run_id in missing_ids)
-    paths = queries.workspace_paths(db, [r.workspace for r in rows]) if db.all_workspaces else {}
-    for row in rows:
-        row.workspace_path = paths.get(row.workspace)
-        row.baseline = row.id == base_id and row.workspace == db.key
-        if row.value is not None and base_value is not None:
-            row.delta = row.value - base_value
-            row.delta_pct = relative_change(row.value, base_value)
-
-    columns = [c for c in settings.board_columns if c != metric]  # the ranked one is shown
-    metric_cols = [c for c in columns if queries.has_metric(db, c, final_only=False)]
-    param_cols = [c for c in columns if c not in metric_cols]
-    values = queries.values_for(db, [(r.workspace, r.id) for r in rows], metric_cols, param_cols)
-    for row in rows:
-        row.extras = {c: values.get((row.workspace, row.id, c)) for c in columns}
+    columns, metric_cols, param_cols = _extra_columns(db, settings, metric)
+    _complete(db, rows, columns, metric_cols, param_cols, base_id, base_value, {})
     return Board(metric, settings.format(metric), rows, columns,
                  {c: settings.format(c) for c in metric_cols}, base_id, base_value,
                  ranked_total, missing_total, warnings)
@@ -174,25 +162,12 @@ def _streamed_board(db: Database, settings: Any, metric: str, wheres: Sequence[W
                     warnings: list[str]) -> Board:
     """The whole board (no --top) with its rows as an iterator: the same rows build_board
     lists, read and completed STREAM_CHUNK at a time, so memory stays flat at any size."""
-    columns = [c for c in settings.board_columns if c != metric]  # the ranked one is shown
-    metric_cols = [c for c in columns if queries.has_metric(db, c, final_only=False)]
-    param_cols = [c for c in columns if c not in metric_cols]
+    columns, metric_cols, param_cols = _extra_columns(db, settings, metric)
     direction = settings.direction(metric)
     paths: dict[str, str] = {}
 
     def completed(chunk: list[BoardRow]) -> list[BoardRow]:
-        if db.all_workspaces:
-            paths.update(queries.workspace_paths(
-                db, [r.workspace for r in chunk if r.workspace not in paths]))
-        values = (queries.values_for(db, [(r.workspace, r.id) for r in chunk], metric_cols,
-                                     param_cols) if columns else {})
-        for row in chunk:
-            row.workspace_path = paths.get(row.workspace)
-            row.baseline = row.id == base_id and row.workspace == db.key
-            if row.value is not None and base_value is not None:
-                row.delta = row.value - base_value
-                row.delta_pct = relative_change(row.value, base_value)
-            row.extras = {c: values.get((row.workspace, row.id, c)) for c in columns}
+        _complete(db, chunk, columns, metric_cols, param_cols, base_id, base_value, paths)
         return chunk
 
     def rows():
@@ -221,6 +196,34 @@ def _streamed_board(db: Database, settings: Any, metric: str, wheres: Sequence[W
     board.rows = rows()  # type: ignore[assignment] - consumed once, by the caller's output
     board.streamed = True
     return board
+
+
+def _extra_columns(db: Database, settings: Any, metric: str
+                   ) -> tuple[list[str], list[str], list[str]]:
+    """The leaderboard's extra columns (settings' leaderboard.columns but the ranked metric),
+    and which of them are metrics and which params."""
+    columns = [c for c in settings.board_columns if c != metric]
+    metric_cols = [c for c in columns if queries.has_metric(db, c, final_only=False)]
+    return columns, metric_cols, [c for c in columns if c not in metric_cols]
+
+
+def _complete(db: Database, rows: list[BoardRow], columns: list[str], metric_cols: list[str],
+              param_cols: list[str], base_id: str | None, base_value: float | None,
+              paths: dict[str, str]) -> None:
+    """Fill in rows' workspace folders (cached in `paths`), baseline mark, change against the
+    baseline and extra columns: a whole board's rows at once, a streamed board's by chunks."""
+    if db.all_workspaces:
+        paths.update(queries.workspace_paths(
+            db, [r.workspace for r in rows if r.workspace not in paths]))
+    values = (queries.values_for(db, [(r.workspace, r.id) for r in rows], metric_cols,
+                                 param_cols) if columns else {})
+    for row in rows:
+        row.workspace_path = paths.get(row.workspace)
+        row.baseline = row.id == base_id and row.workspace == db.key
+        if row.value is not None and base_value is not None:
+            row.delta = row.value - base_value
+            row.delta_pct = relative_change(row.value, base_value)
+        row.extras = {c: values.get((row.workspace, row.id, c)) for c in columns}
 
 
 def _default_metric(db: Database, wheres: Sequence[Where]) -> str:
