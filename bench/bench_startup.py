@@ -79,7 +79,7 @@ def main() -> None:
         sys.path.insert(0, str(ROOT / "bench"))
         from bench_registry import cached_workspace
 
-        big = cached_workspace(10_000, rebuild=False)
+        big, _ = cached_workspace(10_000, rebuild=False)
         cases += [("expctl ls (10k runs)", ["ls"], big, 0.3),
                   ("expctl leaderboard --metric small_map --top 20 (10k)",
                    ["leaderboard", "--metric", "small_map", "--top", "20"], big, 0.3)]
