@@ -50,17 +50,6 @@ def make_repo(root: Path, files: int) -> None:
         (root / f"notes{i}.txt").write_text("untracked\n" * 20)
 
 
-def du(path: Path) -> int:
-    total = 0
-    for folder, _dirs, names in os.walk(path):
-        for name in names:
-            try:
-                total += os.lstat(os.path.join(folder, name)).st_blocks * 512
-            except OSError:
-                pass
-    return total
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=3000)
@@ -72,14 +61,14 @@ def main() -> None:
 
     from expctl.snapshot import git_snapshot
     from expctl.workspace import Workspace
-    from expctl.worktree import code_changes, create_tree, remove_tree, tree_path
+    from expctl.worktree import code_changes, create_tree, remove_tree, tree_path, tree_size
 
     with tempfile.TemporaryDirectory(prefix="bench-trees-") as tmp:
         root = Path(tmp) / "repo"
         root.mkdir()
         make_repo(root, args.files)
         ws = Workspace(root)
-        repo_bytes = du(root) - du(root / ".git")
+        repo_bytes = tree_size(root) - tree_size(root / ".git")
         snapshot_s, create_s, remove_s, sizes, admin, cpu_s = [], [], [], [], [], []
         for i in range(repeat):
             began = time.perf_counter()
@@ -92,8 +81,8 @@ def main() -> None:
             # CPU time (this process and its git children): what the tree costs on an idle
             # machine, whatever else the machine is busy with.
             cpu_s.append(sum(after[:4]) - sum(before[:4]))
-            sizes.append(du(tree_path(ws, f"r{i}")))
-            admin.append(du(root / ".git" / "worktrees"))
+            sizes.append(tree_size(tree_path(ws, f"r{i}")))
+            admin.append(tree_size(root / ".git" / "worktrees"))
             began = time.perf_counter()
             remove_tree(ws, f"r{i}")
             remove_s.append(time.perf_counter() - began)

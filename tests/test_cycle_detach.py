@@ -4,22 +4,10 @@ outlives the command, and leaves its progress in the run folder."""
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
+from launchkit import wait_until
 from standins.kit import cli, hydra_recipe, make_workspace, results
-
-
-def wait_until(check, timeout: float = 60.0):
-    """check()'s first truthy value (a bounded wait on an observable condition: the detached
-    process is not our child, so there is nothing to join)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"condition not met within {timeout}s")
 
 
 def wait_for_line(path: Path, text: str) -> str:

@@ -15,10 +15,10 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import time
 from collections.abc import Callable
 from pathlib import Path
 
+from launchkit import wait_until
 from standins.kit import FIXTURES, PY, child_env, cli, git, make_workspace
 
 QUALITY = {"a": 0.30, "b": 0.50, "c": 0.40}
@@ -77,13 +77,7 @@ def make_shared_workspace(root: Path, isolation: str) -> Path:
 
 def until(condition: Callable[[], object], what: str, timeout: float = 90) -> object:
     """Poll `condition` until it is true; fail naming `what` after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
+    return wait_until(condition, timeout, what, interval=0.05)
 
 
 def ended(root: Path, run_id: str) -> bool:
